@@ -1,0 +1,108 @@
+"""The protocol every placement algorithm implements, and measurements defined on it.
+
+A *placement* maps keys to named nodes. Whatever the algorithm (hash ring, jump, rendezvous,
+Maglev, ...), it answers the same questions through the same members, so the simulator,
+the benchmarks and users can swap one for another:
+
+=====================  ==========================================================
+member                 meaning
+=====================  ==========================================================
+``node_for(key)``      the home node of a key
+``nodes_for(key, n)``  preference list: ``n`` distinct nodes, home first
+``lookup_many(keys)``  batch ``node_for``: numpy object array of node names
+``lookup_codes(keys)`` batch ``node_for`` as int32 indices into ``nodes``
+``add(node, weight)``  join; a failed call leaves the structure unchanged
+``remove(node)``       leave; a failed call leaves the structure unchanged
+``nodes``              members, a tuple in insertion order
+``len()``, ``in``      membership
+``ownership()``        each node's exact share of the key space
+=====================  ==========================================================
+
+Algorithms that cannot do one of these (jump hash cannot remove a middle bucket) raise
+:class:`~consistent.UnsupportedOperationError` saying what to use instead.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from consistent._hashing import Key, Keys
+
+__all__ = ["Placement", "movement", "sample_keys"]
+
+
+@runtime_checkable
+class Placement(Protocol):
+    """What every placement algorithm provides (see the module docstring)."""
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The member nodes, in insertion order; ``lookup_codes`` indexes this tuple."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, node: object) -> bool: ...
+
+    def node_for(self, key: Key) -> str:
+        """The home node of ``key``."""
+        ...
+
+    def nodes_for(self, key: Key, n: int) -> list[str]:
+        """The first ``n`` distinct nodes of ``key``'s preference list, home first."""
+        ...
+
+    def lookup_many(self, keys: Keys) -> npt.NDArray[np.object_]:
+        """Batch :meth:`node_for`: node names aligned with ``keys``."""
+        ...
+
+    def lookup_codes(self, keys: Keys) -> npt.NDArray[np.int32]:
+        """Batch :meth:`node_for` as indices into :attr:`nodes`."""
+        ...
+
+    def add(self, node: str, weight: float = 1) -> None:
+        """Add a node; raises and changes nothing if it cannot."""
+        ...
+
+    def remove(self, node: str) -> None:
+        """Remove a node; raises and changes nothing if it cannot."""
+        ...
+
+    def ownership(self) -> dict[str, float]:
+        """Each node's share of the key space (shares sum to 1)."""
+        ...
+
+
+def sample_keys(n: int, seed: int = 0) -> npt.NDArray[np.uint64]:
+    """``n`` distinct-ish uint64 integer keys from a seeded generator, for sampled measurements.
+
+    >>> sample_keys(3, seed=1).dtype
+    dtype('uint64')
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive number of keys, got {n}")
+    return np.random.default_rng(seed).integers(0, 2**64, size=n, dtype=np.uint64)
+
+
+def movement(before: Placement, after: Placement, keys: Keys | None = None) -> float:
+    """Fraction of ``keys`` whose home differs between two placements (sampled movement).
+
+    With ``keys=None`` a fixed sample of 200,000 integer keys is used, so two calls
+    compare like with like. For hash rings the exact, arc-based figure is
+    :meth:`consistent.HashRing.movement_to`.
+
+    Runtime complexity: O(k) lookups for k keys.
+
+    Raises:
+        ValueError: ``keys`` is empty.
+    """
+    if keys is None:
+        keys = sample_keys(200_000)
+    homes_before = before.lookup_many(keys)
+    if len(homes_before) == 0:
+        raise ValueError("movement needs at least one key, got an empty batch")
+    homes_after = after.lookup_many(keys)
+    return float(np.count_nonzero(homes_before != homes_after)) / len(homes_before)

@@ -134,6 +134,21 @@ class KeyHasher:
             count=values.size,
         )
 
+    def node_points(
+        self, names: list[str], starts: list[int], stops: list[int]
+    ) -> npt.NDArray[np.uint64]:
+        """Ring positions of points ``starts[j]..stops[j]-1`` of each node ``names[j]``.
+
+        A node's points are a fixed, prefix-stable sequence: point ``i`` of ``name`` is the
+        hash of the key ``f"{name}-{i}"`` (xxh3 derives it faster, see
+        :meth:`XXH3Hasher.node_points`). Concatenated in the order given.
+
+        Runtime complexity: O(total points).
+        """
+        spans = zip(names, starts, stops, strict=True)
+        labels = [f"{name}-{i}" for name, a, b in spans for i in range(a, b)]
+        return self.hash_keys(labels)
+
     def hash_keys(self, keys: Keys) -> npt.NDArray[np.uint64]:
         """Hash a batch of keys; the result is aligned with the input.
 
@@ -218,35 +233,60 @@ class XXH3Hasher(KeyHasher):
         return xxhash.xxh3_64_intdigest(data, self.seed)
 
     def hash_uint64(self, values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-        """XXH3-64 of each value's 8 little-endian bytes, computed in numpy.
+        """XXH3-64 of each value's 8 little-endian bytes, computed in numpy (no per-key Python)."""
+        return _xxh3_uint64(values, np.uint64(self.seed))
 
-        This is XXH3's 4-to-8-byte path: split into two 32-bit halves, swap them, xor with
-        secret material and the seed, then the ``rrmxmx`` finaliser. Wrapping uint64
-        arithmetic in numpy gives exactly the C results (tested against the xxhash library).
+    def node_points(
+        self, names: list[str], starts: list[int], stops: list[int]
+    ) -> npt.NDArray[np.uint64]:
+        """Ring positions: point ``i`` of ``name`` is xxh3-64 of ``i`` (8 bytes, little-endian)
+        seeded with this hasher's hash of ``name``.
+
+        Equivalent to ``XXH3Hasher(seed=self.hash_key(name)).hash_key(i)``, computed for all
+        points of all nodes in one vectorised pass, so building a 1,000-node ring costs
+        milliseconds.
         """
-        seed = self.seed
-        seed ^= ((_bswap32(seed & 0xFFFFFFFF)) << 32) & _MASK64
-        bitflip = np.uint64(((_XXH3_SECRET_8 ^ _XXH3_SECRET_16) - seed) & _MASK64)
-        v = np.ascontiguousarray(values, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            x = (v >> np.uint64(32)) | (v << np.uint64(32))
-            x ^= bitflip
-            x ^= ((x << np.uint64(49)) | (x >> np.uint64(15))) ^ (
-                (x << np.uint64(24)) | (x >> np.uint64(40))
-            )
-            x *= np.uint64(_XXH3_PRIME_MX2)
-            x ^= (x >> np.uint64(35)) + np.uint64(8)
-            x *= np.uint64(_XXH3_PRIME_MX2)
-            x ^= x >> np.uint64(28)
-        result: npt.NDArray[np.uint64] = x
-        return result
+        counts = np.asarray(stops, dtype=np.int64) - np.asarray(starts, dtype=np.int64)
+        seeds = np.fromiter(
+            (self.hash_bytes(name.encode()) for name in names), dtype=np.uint64, count=len(names)
+        )
+        total = int(counts.sum())
+        offsets = np.cumsum(counts) - counts
+        index = np.arange(total, dtype=np.int64) - np.repeat(
+            offsets - np.asarray(starts, dtype=np.int64), counts
+        )
+        return _xxh3_uint64(index.astype(np.uint64), np.repeat(seeds, counts))
 
     def __repr__(self) -> str:
         return f"XXH3Hasher(seed={self.seed})"
 
 
-def _bswap32(x: int) -> int:
-    return int.from_bytes(x.to_bytes(4, "little"), "big")
+def _xxh3_uint64(
+    values: npt.NDArray[np.uint64], seed: np.uint64 | npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """XXH3-64 of 8-byte little-endian inputs with a scalar or per-value seed, in numpy.
+
+    This is XXH3's 4-to-8-byte path: the two 32-bit halves swapped, xored with secret
+    material less the (mixed) seed, then the ``rrmxmx`` finaliser. Wrapping uint64
+    arithmetic gives exactly the C results (tested against the xxhash library).
+    """
+    v = np.ascontiguousarray(values, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        s = np.asarray(seed, dtype=np.uint64)
+        low = (s & np.uint64(0xFFFFFFFF)).astype(np.uint32).byteswap().astype(np.uint64)
+        s = s ^ (low << np.uint64(32))
+        bitflip = np.uint64(_XXH3_SECRET_8 ^ _XXH3_SECRET_16) - s
+        x = (v >> np.uint64(32)) | (v << np.uint64(32))
+        x ^= bitflip
+        x ^= ((x << np.uint64(49)) | (x >> np.uint64(15))) ^ (
+            (x << np.uint64(24)) | (x >> np.uint64(40))
+        )
+        x *= np.uint64(_XXH3_PRIME_MX2)
+        x ^= (x >> np.uint64(35)) + np.uint64(8)
+        x *= np.uint64(_XXH3_PRIME_MX2)
+        x ^= x >> np.uint64(28)
+    result: npt.NDArray[np.uint64] = x
+    return result
 
 
 class MD5Hasher(KeyHasher):

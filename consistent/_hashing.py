@@ -326,9 +326,7 @@ class KeyedHasher(KeyHasher):
         self.key = key
 
     def hash_bytes(self, data: bytes) -> int:
-        return int.from_bytes(
-            hashlib.blake2b(data, digest_size=8, key=self.key).digest(), "little"
-        )
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=self.key).digest(), "little")
 
     def __repr__(self) -> str:
         # The secret must not leak into logs; this repr is valid Python but needs a key.

@@ -221,7 +221,12 @@ class HashRing:
         self._first_np = np.frombuffer(self._first, dtype=np.uint32)
         self._shift = shift
         self._lookup = (
-            self._key_hash, self._first, shift, self._seq, self._codes_seq, self._slot_names
+            self._key_hash,
+            self._first,
+            shift,
+            self._seq,
+            self._codes_seq,
+            self._slot_names,
         )
 
     # ---------------------------------------------------------------- points
@@ -742,7 +747,11 @@ class HashRing:
         clone._slot_names = list(self._slot_names)
         clone._key_hash = clone._make_key_hash()
         clone._lookup = (
-            clone._key_hash, clone._first, clone._shift, clone._seq, clone._codes_seq,
+            clone._key_hash,
+            clone._first,
+            clone._shift,
+            clone._seq,
+            clone._codes_seq,
             clone._slot_names,
         )
         return clone

@@ -1,0 +1,655 @@
+"""Tests of consistent._pool and consistent._retry: examples, properties and bad configuration."""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import consistent
+from consistent import (
+    DEFAULT_HEALTH_CHECK_BACKOFF,
+    STRATEGIES,
+    TRANSITIONS,
+    DuplicateNodeError,
+    EndpointStats,
+    ExponentialBackoff,
+    Jitter,
+    NoHealthyEndpointError,
+    Outcome,
+    Pool,
+    PoolEvent,
+    PoolFullError,
+    RetryBudget,
+    RetryPolicy,
+    SuccessRateEjection,
+    UnknownNodeError,
+    transition_diagram,
+)
+
+FIXED = ExponentialBackoff(base=1.0, factor=2.0, cap=8.0, jitter="none")
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "pool.md"
+
+
+def make(names: str = "abcd", **kwargs: object) -> Pool:
+    kwargs.setdefault("rng", random.Random(0))
+    return Pool(list(names), **kwargs)  # type: ignore[arg-type]
+
+
+def fail(pool: Pool, endpoint: str, now: float, outcome: Outcome = Outcome.FAILURE) -> None:
+    pool.finish(pool.start(endpoint, now), outcome, now)
+
+
+def succeed(pool: Pool, endpoint: str, now: float) -> None:
+    pool.finish(pool.start(endpoint, now), Outcome.SUCCESS, now)
+
+
+# -- public names --------------------------------------------------------------------------
+
+
+def test_contract_names_are_exported() -> None:
+    for name in [
+        "Pool",
+        "Outcome",
+        "ExponentialBackoff",
+        "Jitter",
+        "RetryPolicy",
+        "RetryBudget",
+        "PoolEvent",
+        "EndpointStats",
+        "SuccessRateEjection",
+        "transition_diagram",
+    ]:
+        assert name in consistent.__all__
+        assert hasattr(consistent, name)
+
+
+# -- construction --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"strategy": "least_conn"}, ValueError, "strategy must be one of .*'least_conn'"),
+        ({"failure_threshold": 0}, ValueError, "failure_threshold must be a positive int"),
+        ({"failure_threshold": True}, ValueError, "failure_threshold"),
+        ({"max_ejection_share": 1.5}, ValueError, r"max_ejection_share must be .*\[0, 1\]"),
+        ({"max_ejection_share": -0.1}, ValueError, "max_ejection_share"),
+        ({"max_pending": 0}, ValueError, "max_pending must be a positive int or None, got 0"),
+        ({"max_pending_per_endpoint": -2}, ValueError, "max_pending_per_endpoint"),
+        ({"health_check_backoff": 1.0}, TypeError, "health_check_backoff must be"),
+        ({"observer": 3}, TypeError, "observer must be callable"),
+        ({"success_rate": 0.9}, TypeError, "success_rate must be"),
+        ({"rng": 42}, TypeError, "rng must be a random.Random, got int"),
+    ],
+)
+def test_bad_configuration(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
+    kwargs.setdefault("rng", random.Random(0))
+    with pytest.raises(error, match=message):
+        Pool(["a"], **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_endpoints() -> None:
+    with pytest.raises(DuplicateNodeError, match="'a' is listed twice"):
+        Pool(["a", "b", "a"], rng=random.Random(0))
+    with pytest.raises(TypeError, match="endpoint must be a str, got int"):
+        Pool(["a", 1], rng=random.Random(0))  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": 0}, "threshold must be a success rate in"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": 0.5, "window": 0}, "window must be a positive int"),
+        (
+            {"threshold": 0.5, "window": 5, "min_requests": 6},
+            r"min_requests must be .*\[1, window=5\]",
+        ),
+    ],
+)
+def test_bad_success_rate(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SuccessRateEjection(**kwargs)  # type: ignore[arg-type]
+
+
+def test_success_rate_default_min_requests() -> None:
+    assert SuccessRateEjection(0.5, window=7).min_requests == 7
+
+
+def test_repr_is_valid_python() -> None:
+    pool = make(
+        "ab",
+        strategy="round_robin",
+        success_rate=SuccessRateEjection(0.5, window=10),
+        max_pending=5,
+        health_check_backoff=FIXED,
+    )
+    namespace = {
+        "Pool": Pool,
+        "random": random,
+        "ExponentialBackoff": ExponentialBackoff,
+        "SuccessRateEjection": SuccessRateEjection,
+    }
+    again = eval(repr(pool), namespace)
+    assert repr(again) == repr(pool)
+    assert again.endpoints == ("a", "b")
+    assert repr(Outcome.TIMEOUT) == "Outcome.TIMEOUT"
+    event = PoolEvent(1.0, "a", "healthy", "ejected", "check_failed")
+    assert eval(repr(event), {"PoolEvent": PoolEvent}) == event
+    stats = make("a").stats()["a"]
+    assert eval(repr(stats), {"EndpointStats": EndpointStats}) == stats
+
+
+def test_default_health_check_backoff_is_documented_value() -> None:
+    assert ExponentialBackoff(1.0, 2.0, 60.0, Jitter.EQUAL) == DEFAULT_HEALTH_CHECK_BACKOFF
+
+
+# -- membership ------------------------------------------------------------------------------
+
+
+def test_add_remove_membership() -> None:
+    events: list[PoolEvent] = []
+    pool = Pool(["a"], rng=random.Random(0), observer=events.append, now=5.0)
+    pool.add("b", 6.0)
+    assert pool.endpoints == ("a", "b") and len(pool) == 2 and "b" in pool
+    with pytest.raises(DuplicateNodeError, match="'b' is already in the pool"):
+        pool.add("b", 7.0)
+    pool.remove("a", 8.0)
+    assert list(pool.endpoints) == ["b"] and "a" not in pool
+    with pytest.raises(UnknownNodeError, match="endpoint 'a' is not in the pool"):
+        pool.remove("a", 9.0)
+    with pytest.raises(UnknownNodeError):
+        pool.is_healthy("zzz")
+    assert events == [
+        PoolEvent(5.0, "a", "absent", "healthy", "added"),
+        PoolEvent(6.0, "b", "absent", "healthy", "added"),
+        PoolEvent(8.0, "a", "healthy", "absent", "removed"),
+    ]
+    pool._check()
+
+
+def test_empty_pool_raises_no_healthy_endpoint() -> None:
+    pool = Pool(rng=random.Random(0))
+    with pytest.raises(NoHealthyEndpointError, match="no endpoints") as info:
+        pool.pick(0.0)
+    assert info.value.available_at is None
+    assert isinstance(info.value, LookupError)
+    with pytest.raises(NoHealthyEndpointError):
+        pool.acquire(0.0)
+
+
+def test_removed_endpoint_pending_requests_finish_cleanly() -> None:
+    pool = make("ab", max_pending=2)
+    r1 = pool.start("a", 0.0)
+    r2 = pool.start("a", 0.0)
+    with pytest.raises(PoolFullError):
+        pool.start("b", 0.0)
+    pool.remove("a", 1.0)
+    assert pool.pending == 2
+    with pytest.raises(UnknownNodeError):
+        pool.start("a", 1.0)
+    pool.finish(r1, Outcome.FAILURE, 2.0)  # no transition, no crash
+    pool.add("a", 3.0)  # a fresh record
+    pool.finish(r2, Outcome.SUCCESS, 4.0)
+    assert pool.pending == 0
+    stats = pool.stats()
+    assert stats["a"].started == 0 and stats["a"].state == "healthy"
+    pool.start("b", 5.0)
+    pool._check()
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+
+def test_round_robin_in_insertion_order() -> None:
+    pool = make("abc", strategy="round_robin")
+    assert [pool.pick(0.0) for _ in range(6)] == list("abcabc")
+
+
+def test_random_is_roughly_uniform() -> None:
+    pool = make("abcd", strategy="random", rng=random.Random(3))
+    counts = collections.Counter(pool.pick(0.0) for _ in range(8000))
+    assert set(counts) == set("abcd")
+    assert all(1700 < c < 2300 for c in counts.values())
+
+
+def test_p2c_prefers_fewer_pending() -> None:
+    pool = make("ab", strategy="p2c", rng=random.Random(1))
+    pool.start("a", 0.0)
+    assert {pool.pick(0.0) for _ in range(50)} == {"b"}
+
+
+def test_p2c_spreads_load() -> None:
+    pool = make("abcdefgh", rng=random.Random(2))
+    for _ in range(400):
+        pool.acquire(0.0)
+    pendings = [s.pending for s in pool.stats().values()]
+    assert max(pendings) - min(pendings) <= 3  # p2c keeps loads within a few of each other
+
+
+def test_first_idle_picks_an_idle_endpoint() -> None:
+    pool = make("abcd", strategy="first_idle", rng=random.Random(4))
+    for name in "abd":
+        pool.start(name, 0.0)
+    assert {pool.pick(0.0) for _ in range(30)} == {"c"}
+    pool.start("c", 0.0)
+    pool.start("c", 0.0)
+    assert {pool.pick(0.0) for _ in range(30)} <= set("abd")  # least loaded when none idle
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_same_seed_same_decisions(strategy: str) -> None:
+    def run(seed: int) -> tuple[list[object], list[PoolEvent]]:
+        events: list[PoolEvent] = []
+        pool = Pool(
+            [f"s{i}" for i in range(10)],
+            rng=random.Random(seed),
+            strategy=strategy,
+            failure_threshold=2,
+            observer=events.append,
+        )
+        world = random.Random(seed + 1)
+        trace: list[object] = []
+        pending: list[int] = []
+        for step in range(600):
+            now = step * 0.1
+            for endpoint in pool.due_checks(now):
+                pool.report_check(endpoint, world.random() < 0.5, now)
+            endpoint, request = pool.acquire(now)
+            trace.append(endpoint)
+            pending.append(request)
+            if len(pending) > 5:
+                done = pending.pop(world.randrange(len(pending)))
+                pool.finish(done, world.choice(list(Outcome)), now)
+        return trace, events
+
+    first, second = run(11), run(11)
+    assert first == second
+    assert len(first[1]) > 10  # transitions happened
+    assert run(12)[0] != first[0]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exclude_is_a_preference(strategy: str) -> None:
+    pool = make("abc", strategy=strategy)
+    for _ in range(20):
+        assert pool.pick(0.0, exclude={"a", "b"}) == "c"
+        assert pool.pick(0.0, exclude=("a",)) in "bc"
+    assert pool.pick(0.0, exclude={"a", "b", "c"}) in "abc"  # all excluded: fall back
+    assert pool.acquire(0.0, ("a", "b"))[0] == "c"  # positional too
+
+
+# -- ejection ------------------------------------------------------------------------------
+
+
+def test_one_failure_ejects_by_default() -> None:
+    events: list[PoolEvent] = []
+    pool = make("ab", observer=events.append, health_check_backoff=FIXED)
+    fail(pool, "a", 3.0)
+    assert not pool.is_healthy("a") and pool.healthy_endpoints() == ("b",)
+    assert events[-1] == PoolEvent(3.0, "a", "healthy", "ejected", "consecutive_failures")
+    s = pool.stats()["a"]
+    assert (s.state, s.since, s.reason, s.ejections, s.next_check_at) == (
+        "ejected",
+        3.0,
+        "consecutive_failures",
+        1,
+        4.0,
+    )
+    assert all(pool.pick(3.5) == "b" for _ in range(20))
+
+
+def test_consecutive_failures_and_success_resets_streak() -> None:
+    pool = make("ab", failure_threshold=3)
+    fail(pool, "a", 0.0)
+    fail(pool, "a", 0.0, Outcome.TIMEOUT)
+    succeed(pool, "a", 0.0)
+    fail(pool, "a", 0.0)
+    fail(pool, "a", 0.0)
+    assert pool.is_healthy("a") and pool.stats()["a"].consecutive_failures == 2
+    fail(pool, "a", 0.0, Outcome.TIMEOUT)
+    assert not pool.is_healthy("a")
+    s = pool.stats()["a"]
+    assert (s.failed, s.timed_out, s.succeeded, s.consecutive_failures) == (3, 2, 1, 0)
+
+
+def test_failure_threshold_none_disables_streak_ejection() -> None:
+    pool = make("a", failure_threshold=None)
+    for _ in range(50):
+        fail(pool, "a", 0.0)
+    assert pool.is_healthy("a")
+
+
+def test_success_rate_ejection() -> None:
+    rule = SuccessRateEjection(threshold=0.8, window=10, min_requests=5)
+    pool = make("ab", failure_threshold=None, success_rate=rule)
+    for _ in range(3):
+        succeed(pool, "a", 0.0)
+    fail(pool, "a", 0.0)  # 3/4, too few outcomes to judge
+    assert pool.is_healthy("a")
+    fail(pool, "a", 1.0)  # 3/5 < 0.8
+    assert not pool.is_healthy("a")
+    assert pool.stats()["a"].reason == "success_rate"
+
+
+def test_success_rate_window_slides() -> None:
+    rule = SuccessRateEjection(threshold=0.5, window=4)
+    pool = make("ab", failure_threshold=None, success_rate=rule)
+    for outcome in [Outcome.FAILURE, Outcome.FAILURE] + [Outcome.SUCCESS] * 6:
+        pool.finish(pool.start("a", 0.0), outcome, 0.0)
+    assert pool.is_healthy("a")  # 2/4 then better: never below 0.5
+    for _ in range(2):
+        fail(pool, "a", 0.0)
+    assert pool.is_healthy("a")  # window: S S F F = 0.5
+    fail(pool, "a", 0.0)
+    assert not pool.is_healthy("a")
+    pool._check()
+
+
+def test_max_ejection_share_caps_ejections() -> None:
+    pool = make("abcd", max_ejection_share=0.5)
+    for name in "abcd":
+        fail(pool, name, 0.0)
+    assert pool.healthy_endpoints() == ("c", "d")
+    assert pool.stats()["c"].ejections_refused == 1
+    assert not pool.in_panic
+
+
+def test_max_ejection_share_allows_at_least_one() -> None:
+    pool = make("abc", max_ejection_share=0.1)
+    for name in "abc":
+        fail(pool, name, 0.0)
+    assert pool.healthy_endpoints() == ("b", "c")
+
+
+def test_max_ejection_share_zero_never_ejects() -> None:
+    pool = make("ab", max_ejection_share=0.0)
+    fail(pool, "a", 0.0)
+    assert pool.healthy_endpoints() == ("a", "b")
+
+
+def test_outcomes_on_ejected_endpoint_are_counted_without_transition() -> None:
+    events: list[PoolEvent] = []
+    pool = make("ab", observer=events.append)
+    r = pool.start("a", 0.0)
+    fail(pool, "a", 0.0)
+    count = len(events)
+    pool.finish(r, Outcome.SUCCESS, 1.0)
+    assert not pool.is_healthy("a") and len(events) == count
+    assert pool.stats()["a"].succeeded == 1
+
+
+# -- panic ------------------------------------------------------------------------------------
+
+
+def test_panic_uses_every_endpoint() -> None:
+    pool = make("abc", rng=random.Random(7), strategy="random")
+    for name in "abc":
+        fail(pool, name, 0.0)
+    assert pool.in_panic and pool.healthy_endpoints() == ()
+    assert {pool.pick(1.0) for _ in range(60)} == set("abc")
+    pool.report_check("b", True, pool.next_check_at() or 0.0)
+    assert not pool.in_panic
+    assert {pool.pick(1.0) for _ in range(20)} == {"b"}
+
+
+def test_without_panic_no_healthy_endpoint_error_carries_available_at() -> None:
+    pool = make("ab", panic=False, health_check_backoff=FIXED)
+    fail(pool, "a", 1.0)
+    fail(pool, "b", 1.5)
+    assert not pool.in_panic
+    with pytest.raises(NoHealthyEndpointError, match=r"next health check is due at 2\.0") as info:
+        pool.pick(1.6)
+    assert info.value.available_at == 2.0 == pool.next_check_at()
+
+
+# -- health checks -------------------------------------------------------------------------
+
+
+def test_health_checks_back_off_and_success_readmits() -> None:
+    events: list[PoolEvent] = []
+    pool = make("ab", health_check_backoff=FIXED, observer=events.append)
+    fail(pool, "a", 10.0)
+    assert pool.next_check_at() == 11.0
+    assert pool.due_checks(10.99) == [] and pool.due_checks(11.0) == ["a"]
+    assert pool.due_checks(11.0) == ["a"]  # a query: still due until reported
+    now = 11.0
+    for expected_delay in [2.0, 4.0, 8.0, 8.0]:
+        pool.report_check("a", False, now)
+        assert pool.next_check_at() == now + expected_delay
+        now += expected_delay
+    assert events[-1] == PoolEvent(now - 8.0, "a", "ejected", "ejected", "check_failed")
+    pool.report_check("a", True, now)
+    assert pool.is_healthy("a") and pool.next_check_at() is None
+    assert events[-1] == PoolEvent(now, "a", "ejected", "healthy", "check_passed")
+    s = pool.stats()["a"]
+    assert (s.checks_failed, s.checks_passed, s.since, s.reason) == (4, 1, now, "check_passed")
+    fail(pool, "a", 100.0)  # backoff was reset
+    assert pool.next_check_at() == 101.0
+
+
+def test_due_checks_order_and_unknown_endpoint() -> None:
+    pool = make("abc", health_check_backoff=FIXED)
+    fail(pool, "c", 0.0)
+    fail(pool, "a", 0.5)
+    fail(pool, "b", 0.0)
+    assert pool.due_checks(10.0) == ["b", "c", "a"]  # by due time, ties by insertion order
+    with pytest.raises(UnknownNodeError):
+        pool.report_check("zzz", True, 1.0)
+
+
+def test_failed_check_on_healthy_endpoint_ejects() -> None:
+    pool = make("ab", health_check_backoff=FIXED)
+    pool.report_check("a", True, 0.0)
+    assert pool.is_healthy("a") and pool.stats()["a"].checks_passed == 1
+    pool.report_check("a", False, 1.0)
+    assert not pool.is_healthy("a") and pool.stats()["a"].reason == "check_failed"
+    assert pool.next_check_at() == 2.0
+
+
+def test_jittered_check_schedule_within_backoff_bounds() -> None:
+    backoff = ExponentialBackoff(base=1.0, factor=2.0, cap=30.0, jitter="decorrelated")
+    pool = make("ab", health_check_backoff=backoff)
+    fail(pool, "a", 0.0)
+    now = 0.0
+    for _ in range(20):
+        due = pool.next_check_at()
+        assert due is not None and 1.0 <= due - now <= 30.0
+        now = due
+        pool.report_check("a", False, now)
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_pool_wide_limit() -> None:
+    pool = make("ab", max_pending=2)
+    pool.acquire(0.0)
+    _, request = pool.acquire(0.0)
+    with pytest.raises(PoolFullError, match="2 pending requests"):
+        pool.acquire(0.0)
+    with pytest.raises(PoolFullError):
+        pool.start("a", 0.0)
+    pool.finish(request, Outcome.SUCCESS, 0.0)
+    pool.acquire(0.0)
+    pool._check()
+
+
+def test_per_endpoint_limit() -> None:
+    pool = make("ab", max_pending_per_endpoint=2, strategy="round_robin")
+    pool.start("a", 0.0)
+    pool.start("a", 0.0)
+    with pytest.raises(PoolFullError, match="endpoint 'a' has 2 pending"):
+        pool.start("a", 0.0)
+    assert {pool.pick(0.0) for _ in range(10)} == {"b"}
+    pool.acquire(0.0)
+    pool.acquire(0.0)
+    with pytest.raises(PoolFullError, match="every candidate endpoint"):
+        pool.pick(0.0)
+    assert isinstance(PoolFullError("x"), consistent.ConsistentError)
+
+
+# -- finishing -------------------------------------------------------------------------------
+
+
+def test_finish_unknown_or_twice_changes_nothing() -> None:
+    pool = make("a")
+    request = pool.start("a", 0.0)
+    with pytest.raises(ValueError, match="request id 99 is not pending"):
+        pool.finish(99, Outcome.SUCCESS, 0.0)
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        pool.finish(request, "crashed", 0.0)
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        pool.finish(request, None, 0.0)  # type: ignore[arg-type]
+    assert pool.pending == 1 and pool.stats()["a"].pending == 1
+    pool.finish(request, "success", 0.0)  # strings are accepted
+    with pytest.raises(ValueError, match="already finished"):
+        pool.finish(request, Outcome.SUCCESS, 0.0)
+    assert pool.stats()["a"].succeeded == 1
+    pool._check()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(list(Outcome))), max_size=60))
+def test_counts_are_conserved(plan: list[tuple[int, Outcome]]) -> None:
+    pool = make("abcd", failure_threshold=2)
+    open_requests: list[int] = []
+    for k, outcome in plan:
+        if k == 0 and open_requests:
+            pool.finish(open_requests.pop(), outcome, 1.0)
+        else:
+            open_requests.append(pool.acquire(1.0)[1])
+    for s in pool.stats().values():
+        assert s.started == s.succeeded + s.failed + s.timed_out + s.pending
+    assert pool.pending == len(open_requests)
+    pool._check()
+
+
+# -- documentation -------------------------------------------------------------------------
+
+
+def test_docs_show_the_generated_diagram() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks == [transition_diagram()]
+
+
+def test_transition_table_is_closed() -> None:
+    states = {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values())
+    assert states == {"absent", "healthy", "ejected"}
+    with pytest.raises(TypeError):
+        TRANSITIONS[("absent", "x")] = "healthy"  # type: ignore[index]
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_retry_policy_defaults_and_repr() -> None:
+    policy = RetryPolicy()
+    assert policy.max_attempts == 3 and policy.prefer_different_endpoint
+    assert policy.retry_on == frozenset({Outcome.FAILURE, Outcome.TIMEOUT})
+    again = eval(
+        repr(policy), {"RetryPolicy": RetryPolicy, "ExponentialBackoff": ExponentialBackoff}
+    )
+    assert again == policy
+    assert RetryPolicy(retry_on={"timeout"}).retry_on == frozenset({Outcome.TIMEOUT})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_attempts": 0}, ValueError, "max_attempts must be an int of at least 1, got 0"),
+        ({"retry_on": {"success"}}, ValueError, "must not contain Outcome.SUCCESS"),
+        ({"retry_on": {"boom"}}, ValueError, "retry_on must hold outcomes"),
+        ({"retry_on": "failure"}, TypeError, "retry_on must be a collection"),
+        ({"backoff": 1.0}, TypeError, "backoff must be an ExponentialBackoff"),
+        ({"budget_ratio": -0.1}, ValueError, "ratio must be a non-negative"),
+        ({"budget_ttl": 0}, ValueError, "ttl must be a positive duration, got 0"),
+        ({"budget_min_per_second": "x"}, TypeError, "min_per_second must be a number"),
+    ],
+)
+def test_retry_policy_bad_configuration(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_should_retry() -> None:
+    policy = RetryPolicy(max_attempts=3, retry_on=frozenset({Outcome.TIMEOUT}))
+    assert policy.should_retry(1, Outcome.TIMEOUT, None, 0.0)
+    assert policy.should_retry(2, "timeout", None, 0.0)
+    assert not policy.should_retry(3, Outcome.TIMEOUT, None, 0.0)
+    assert not policy.should_retry(1, Outcome.FAILURE, None, 0.0)
+    assert not policy.should_retry(1, Outcome.SUCCESS, None, 0.0)
+
+
+def test_should_retry_spends_budget_only_when_retrying() -> None:
+    policy = RetryPolicy(budget_min_per_second=0.0, budget_ratio=1.0)
+    budget = policy.new_budget()
+    budget.deposit(0.0)
+    assert not policy.should_retry(1, Outcome.SUCCESS, budget, 0.0)
+    assert not policy.should_retry(3, Outcome.FAILURE, budget, 0.0)
+    assert policy.should_retry(1, Outcome.FAILURE, budget, 0.0)
+    assert not policy.should_retry(1, Outcome.FAILURE, budget, 0.0)  # spent
+
+
+def test_delay_before_follows_backoff() -> None:
+    policy = RetryPolicy(backoff=FIXED)
+    rng = random.Random(0)
+    assert [policy.delay_before(n, rng) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
+
+
+def test_budget_bounds_retries_to_a_share_of_requests() -> None:
+    budget = RetryBudget(ratio=0.2, min_per_second=0.0, ttl=10.0)
+    retries = 0
+    for i in range(1000):
+        now = i * 0.001
+        budget.deposit(now)
+        retries += budget.try_withdraw(now)
+    assert retries == 200
+
+
+def test_budget_floor_and_expiry() -> None:
+    budget = RetryBudget(ratio=0.0, min_per_second=1.0, ttl=5.0)
+    assert sum(budget.try_withdraw(0.0) for _ in range(10)) == 5  # floor: 1/s over 5 s
+    assert not budget.try_withdraw(4.0)
+    assert budget.try_withdraw(5.0)  # the first withdrawals have expired
+    assert budget.balance(5.0) == 4.0
+    assert budget.balance(1000.0) == 5.0  # a long gap clears everything
+    assert budget.balance(3.0) == 5.0  # time going backwards expires nothing
+    assert eval(repr(budget), {"RetryBudget": RetryBudget}).balance(0.0) == 5.0
+
+
+def test_retry_loop_against_a_dead_endpoint_does_not_amplify() -> None:
+    """Every request to a dead service fails; the budget keeps load near 1 + ratio."""
+    policy = RetryPolicy(max_attempts=5, budget_ratio=0.2, budget_min_per_second=1.0)
+    budget = policy.new_budget()
+    pool = make("ab", max_ejection_share=0.0)  # never eject: isolate the budget's effect
+    rng = random.Random(0)
+    attempts_total = 0
+    originals = 2000
+    for i in range(originals):
+        now = i * 0.01
+        budget.deposit(now)
+        tried: list[str] = []
+        attempt = 0
+        while True:
+            exclude = tried if policy.prefer_different_endpoint else ()
+            endpoint, request = pool.acquire(now, exclude=exclude)
+            tried.append(endpoint)
+            attempt += 1
+            attempts_total += 1
+            pool.finish(request, Outcome.FAILURE, now)
+            if not policy.should_retry(attempt, Outcome.FAILURE, budget, now):
+                break
+            assert policy.delay_before(attempt, rng) >= 0
+            if attempt == 2:
+                assert tried[0] != tried[1]
+    assert attempts_total <= originals * 1.2 + 1.0 * 20 + 1

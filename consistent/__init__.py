@@ -4,6 +4,8 @@ Every placement algorithm implements :class:`Placement`; keys are hashed once, b
 :mod:`consistent`'s key-hashing step (:func:`hash_key`, :func:`hash_keys`).
 """
 
+from consistent._backoff import ExponentialBackoff, Jitter
+from consistent._bounded import BoundedLoadRing
 from consistent._errors import (
     ConsistentError,
     DuplicateNodeError,
@@ -24,12 +26,25 @@ from consistent._hashing import (
     hash_key,
     hash_keys,
 )
+from consistent._jump import JumpHash, jump_hash, jump_hash_many
+from consistent._maglev import Maglev
+from consistent._memento import MementoHash
+from consistent._multiprobe import MultiProbe
+from consistent._pool import (
+    DEFAULT_HEALTH_CHECK_BACKOFF,
+    STRATEGIES,
+    TRANSITIONS,
+    EndpointStats,
+    Outcome,
+    Pool,
+    PoolEvent,
+    SuccessRateEjection,
+    transition_diagram,
+)
 from consistent._protocol import Placement, movement
-
-# -- ring (HashRing) --
-# -- algorithms (jump, memento, rendezvous) --
-# -- algorithms (maglev, multiprobe, bounded) --
-# -- backoff and pool --
+from consistent._rendezvous import Rendezvous
+from consistent._retry import DEFAULT_RETRY_BACKOFF, RetryBudget, RetryPolicy
+from consistent._ring import HashRing
 
 __version__ = "0.1.0"
 
@@ -55,8 +70,29 @@ __all__ = [
     # protocol
     "Placement",
     "movement",
-    # -- __all__ ring --
-    # -- __all__ algorithms A --
-    # -- __all__ algorithms B --
-    # -- __all__ pool --
+    "HashRing",
+    # jump family and rendezvous
+    "JumpHash",
+    "jump_hash",
+    "jump_hash_many",
+    "MementoHash",
+    "Rendezvous",
+    "Maglev",
+    "MultiProbe",
+    "BoundedLoadRing",
+    # backoff and pool
+    "ExponentialBackoff",
+    "Jitter",
+    "Pool",
+    "Outcome",
+    "PoolEvent",
+    "EndpointStats",
+    "SuccessRateEjection",
+    "RetryPolicy",
+    "RetryBudget",
+    "STRATEGIES",
+    "TRANSITIONS",
+    "DEFAULT_HEALTH_CHECK_BACKOFF",
+    "DEFAULT_RETRY_BACKOFF",
+    "transition_diagram",
 ]

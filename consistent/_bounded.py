@@ -55,7 +55,9 @@ import numpy.typing as npt
 
 from consistent._errors import EmptyRingError, UnknownNodeError
 from consistent._hashing import Key, KeyHasher, Keys
+from consistent._protocol import copy_slots, name_array
 from consistent._ring import HashRing
+from consistent._validate import check_count, get_member
 
 __all__ = ["BoundedLoadRing"]
 
@@ -195,10 +197,7 @@ class BoundedLoadRing:
         Raises:
             UnknownNodeError: ``node`` is not a member.
         """
-        try:
-            return self._loads[node]
-        except KeyError:
-            raise UnknownNodeError(f"node {node!r} is not a member") from None
+        return get_member(self._loads, node)
 
     def loads(self) -> dict[str, int]:
         """Every node's load (outstanding assignments), in :attr:`nodes` order.
@@ -324,12 +323,7 @@ class BoundedLoadRing:
         ring = self._ring
         if not ring.nodes:
             raise self._empty()
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
-        if not 1 <= n <= len(ring.nodes):
-            raise ValueError(
-                f"n must be an int between 1 and {len(ring.nodes)} (the number of nodes), got {n}"
-            )
+        check_count(n, len(ring.nodes))
         items = self._total + 1
         scale = self._scale(items, ring)
         with_room: list[str] = []
@@ -396,10 +390,7 @@ class BoundedLoadRing:
         Raises:
             EmptyRingError: there are no nodes.
         """
-        codes = self.lookup_codes(keys)
-        names = np.empty(len(self._ring.nodes), dtype=object)
-        names[:] = self._ring.nodes
-        homes: npt.NDArray[np.object_] = names[codes]
+        homes: npt.NDArray[np.object_] = name_array(self._ring.nodes)[self.lookup_codes(keys)]
         return homes
 
     def ownership(self) -> dict[str, float]:
@@ -512,15 +503,11 @@ class BoundedLoadRing:
 
         Runtime complexity: O(points + items held).
         """
-        clone = BoundedLoadRing.__new__(BoundedLoadRing)
-        clone._eps = self._eps
-        clone._weight_total = self._weight_total
+        clone = copy_slots(self, BoundedLoadRing)
         clone._ring = self._ring.copy()
         clone._loads = dict(self._loads)
         clone._watermark = dict(self._watermark)
         clone._held = {k: deque(v) for k, v in self._held.items()}
-        clone._total = self._total
-        clone._next_seq = self._next_seq
         return clone
 
     # -- introspection -----------------------------------------------------------------

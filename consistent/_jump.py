@@ -46,6 +46,8 @@ from consistent._errors import (
     UnsupportedOperationError,
 )
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
+from consistent._protocol import copy_slots, name_array
+from consistent._validate import check_count, check_name, check_unit_weight, member_pairs
 
 __all__ = ["JumpHash", "jump_hash", "jump_hash_many"]
 
@@ -265,24 +267,30 @@ def _jump_block(keys: npt.NDArray[np.uint64], n: float, out: npt.NDArray[np.int3
 # -- JumpHash --------------------------------------------------------------------------
 
 
+# The wording of the jump family's (JumpHash, MementoHash, Rendezvous) argument errors.
+NODES_REFUSAL: Final = "nodes must be an iterable of node names, got the str {value!r}"
+COUNT_OUT_OF_RANGE: Final = "n must be between 1 and the number of nodes ({size}), got {n}"
+
+
 def check_node_name(node: object) -> str:
-    """Check a node name is a str (shared by the jump-family classes)."""
-    if not isinstance(node, str):
-        raise TypeError(f"node must be a str, got {type(node).__name__}: {node!r}")
-    return node
+    """Check a node name is a str, in the jump family's wording."""
+    return check_name(node, "node")
 
 
-def check_unit_weight(node: str, weight: object, algorithm: str) -> None:
-    """Refuse weights other than 1 for algorithms whose nodes all carry the same share."""
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"weight must be a number, got {type(weight).__name__}: {weight!r} for node {node!r}"
-        )
-    if weight != 1:
-        raise UnsupportedOperationError(
-            f"{algorithm} gives every node the same share, so weight must be 1, got "
-            f"{weight!r} for node {node!r}; use Rendezvous (or HashRing) for weighted nodes"
-        )
+def check_jump_weight(node: str, weight: object, algorithm: str) -> None:
+    """Refuse weights other than 1: every bucket of ``algorithm`` carries the same share."""
+    check_unit_weight(
+        node,
+        weight,
+        f"{algorithm} gives every node the same share, so weight must be 1, got "
+        "{weight!r} for node {node!r}; use Rendezvous (or HashRing) for weighted nodes",
+        numpy_scalars=True,
+    )
+
+
+def check_preference_count(n: object, size: int) -> int:
+    """Check a preference-list length ``n`` is an int in ``[1, size]``, jump family wording."""
+    return check_count(n, size, numpy_scalars=True, out_of_range=COUNT_OUT_OF_RANGE)
 
 
 def failover_buckets(
@@ -376,10 +384,8 @@ class JumpHash:
         self._nodes: list[str] = []
         self._index: dict[str, int] = {}
         self._names: npt.NDArray[np.object_] = np.empty(0, dtype=object)
-        if isinstance(nodes, str):
-            raise TypeError(f"nodes must be an iterable of node names, got the str {nodes!r}")
-        for node in nodes:
-            self.add(node)
+        for node, weight in member_pairs(nodes, NODES_REFUSAL, weights=False):
+            self.add(node, weight)
 
     # -- membership --------------------------------------------------------------------
 
@@ -419,14 +425,14 @@ class JumpHash:
             UnsupportedOperationError: ``weight`` is not 1.
         """
         check_node_name(node)
-        check_unit_weight(node, weight, "JumpHash")
+        check_jump_weight(node, weight, "JumpHash")
         if node in self._index:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         if len(self._nodes) >= _MAX_BUCKETS:
             raise UnsupportedOperationError(f"JumpHash holds at most {_MAX_BUCKETS} nodes")
         self._index[node] = len(self._nodes)
         self._nodes.append(node)
-        self._names = _name_array(self._nodes)
+        self._names = name_array(self._nodes)
 
     def remove(self, node: str) -> None:
         """Remove the last node added; only its keys move.
@@ -457,7 +463,7 @@ class JumpHash:
             )
         del self._index[node]
         self._nodes.pop()
-        self._names = _name_array(self._nodes)
+        self._names = name_array(self._nodes)
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -500,7 +506,7 @@ class JumpHash:
         size = len(self._nodes)
         if not size:
             raise EmptyRingError("JumpHash has no nodes")
-        count = check_count(n, size)
+        count = check_preference_count(n, size)
         buckets = failover_buckets(self._hash_key(key), size, _working, size, True, count)
         return [self._nodes[b] for b in buckets]
 
@@ -533,8 +539,7 @@ class JumpHash:
             EmptyRingError: there are no nodes.
             TypeError, ValueError: a key is not valid.
         """
-        codes = self.lookup_codes(keys)
-        names: npt.NDArray[np.object_] = self._names[codes]
+        names: npt.NDArray[np.object_] = self._names[self.lookup_codes(keys)]
         return names
 
     def ownership(self) -> dict[str, float]:
@@ -558,12 +563,9 @@ class JumpHash:
         >>> a = JumpHash(["a"]); b = a.copy(); b.add("b"); len(a), len(b)
         (1, 2)
         """
-        clone = object.__new__(JumpHash)
-        clone._hasher = self._hasher
-        clone._hash_key = self._hash_key
+        clone = copy_slots(self, JumpHash)  # _names is never mutated in place, only replaced
         clone._nodes = list(self._nodes)
         clone._index = dict(self._index)
-        clone._names = self._names  # never mutated in place, only replaced
         return clone
 
     def __eq__(self, other: object) -> bool:
@@ -610,18 +612,3 @@ def codes_by_block(
 def _working(bucket: int) -> int:
     """Replacement lookup of a table with no removals."""
     return -1
-
-
-def _name_array(nodes: list[str]) -> npt.NDArray[np.object_]:
-    names = np.empty(len(nodes), dtype=object)
-    names[:] = nodes
-    return names
-
-
-def check_count(n: object, size: int) -> int:
-    """Check a preference-list length: an int in ``[1, size]``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
-    if not 1 <= n <= size:
-        raise ValueError(f"n must be between 1 and the number of nodes ({size}), got {n}")
-    return int(n)

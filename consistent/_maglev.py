@@ -70,6 +70,8 @@ import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
+from consistent._protocol import copy_slots, name_array
+from consistent._validate import check_count, check_name, check_weight, get_member, member_pairs
 
 __all__ = ["Maglev", "is_prime"]
 
@@ -117,23 +119,6 @@ def is_prime(n: int) -> bool:
         else:
             return False
     return True
-
-
-def _check_name(node: object) -> str:
-    if not isinstance(node, str):
-        raise TypeError(f"node name must be a str, got {type(node).__name__}: {node!r}")
-    return node
-
-
-def _check_weight(weight: object, node: str) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise TypeError(
-            f"weight must be a positive number, got {type(weight).__name__} "
-            f"{weight!r} for node {node!r}"
-        )
-    if not (math.isfinite(weight) and weight > 0):
-        raise ValueError(f"weight must be a positive number, got {weight!r} for node {node!r}")
-    return float(weight)
 
 
 def _check_table_size(table_size: object) -> int:
@@ -304,20 +289,18 @@ class Maglev:
         self._size = _check_table_size(table_size)
         self._size_u64 = np.uint64(self._size)
         self._hasher = get_hasher(hash)
-        if isinstance(nodes_or_weights, (str, bytes)):
-            raise TypeError(
-                f"nodes_or_weights must be an iterable of names or a mapping of name to "
-                f"weight, got {type(nodes_or_weights).__name__} {nodes_or_weights!r}"
-            )
-        if isinstance(nodes_or_weights, Mapping):
-            items = [(_check_name(k), v) for k, v in nodes_or_weights.items()]
-        else:
-            items = [(_check_name(k), 1) for k in nodes_or_weights]
+        members = member_pairs(
+            nodes_or_weights,
+            "nodes_or_weights must be an iterable of names or a mapping of name to weight, "
+            "got {kind} {value!r}",
+            refuse=(str, bytes),
+        )
+        items = [(check_name(name), weight) for name, weight in members]
         weights: dict[str, float] = {}
         for name, weight in items:
             if name in weights:
                 raise DuplicateNodeError(f"node {name!r} is listed twice")
-            weights[name] = _check_weight(weight, name)
+            weights[name] = check_weight(name, weight)
         self._check_room(len(weights))
         self._weights = weights
         self._node_hashes = {name: self._hash_name(name) for name in weights}
@@ -343,13 +326,12 @@ class Maglev:
         """Recompute the table from ``_weights`` and ``_node_hashes`` (all or nothing)."""
         nodes = tuple(self._weights)
         code_table = self._build_table(nodes)
-        name_array = np.empty(len(nodes), dtype=object)
-        name_array[:] = nodes  # filled in place: np.array() would split equal-length strs
-        name_table = name_array[code_table] if nodes else np.empty(0, dtype=object)
+        names = name_array(nodes)
+        name_table = names[code_table] if nodes else np.empty(0, dtype=object)
         # Commit only after everything that can fail has run.
         self._nodes = nodes
         self._code_table = code_table
-        self._name_array = name_array
+        self._name_array = names
         self._name_table = name_table
         # A list makes the scalar lookup a plain Python index: no numpy scalar boxing.
         self._name_table_list: list[str] = name_table.tolist()
@@ -398,10 +380,7 @@ class Maglev:
         Raises:
             UnknownNodeError: ``node`` is not a member.
         """
-        try:
-            return self._weights[node]
-        except KeyError:
-            raise UnknownNodeError(f"node {node!r} is not a member") from None
+        return get_member(self._weights, node)
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -429,8 +408,8 @@ class Maglev:
                 than nodes.
             DuplicateNodeError: ``node`` is already a member.
         """
-        _check_name(node)
-        checked = _check_weight(weight, node)
+        check_name(node)
+        checked = check_weight(node, weight)
         if node in self._weights:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         self._check_room(len(self._weights) + 1)
@@ -475,9 +454,7 @@ class Maglev:
 
         Runtime complexity: O(N).
         """
-        clone = Maglev.__new__(Maglev)
-        for slot in Maglev.__slots__:
-            object.__setattr__(clone, slot, getattr(self, slot))
+        clone = copy_slots(self, Maglev)
         clone._weights = dict(self._weights)
         clone._node_hashes = dict(self._node_hashes)
         return clone
@@ -528,7 +505,7 @@ class Maglev:
         table = self._name_table_list
         if not table:
             raise self._empty()
-        _check_count(n, len(self._nodes))
+        check_count(n, len(self._nodes))
         m = self._size
         start = self._hasher.hash_key(key) % m
         chosen: dict[str, None] = {}
@@ -642,13 +619,3 @@ class Maglev:
 
 def _plain(weight: float) -> float | int:
     return int(weight) if weight.is_integer() else weight
-
-
-def _check_count(n: object, available: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
-    if not 1 <= n <= available:
-        raise ValueError(
-            f"n must be an int between 1 and {available} (the number of nodes), got {n}"
-        )
-    return n

@@ -42,9 +42,10 @@ import numpy.typing as npt
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
 from consistent._jump import (
-    check_count,
+    NODES_REFUSAL,
+    check_jump_weight,
     check_node_name,
-    check_unit_weight,
+    check_preference_count,
     codes_by_block,
     failover_buckets,
     jump_hash_many,
@@ -53,6 +54,8 @@ from consistent._jump import (
     mix_bitflips,
     mix_many,
 )
+from consistent._protocol import copy_slots, name_array
+from consistent._validate import member_pairs
 
 __all__ = ["MementoHash"]
 
@@ -116,10 +119,8 @@ class MementoHash:
         self._names: npt.NDArray[np.object_] = np.empty(0, dtype=object)
         self._code_at: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
         self._replacer_array: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
-        if isinstance(nodes, str):
-            raise TypeError(f"nodes must be an iterable of node names, got the str {nodes!r}")
-        for node in nodes:
-            self.add(node)
+        for node, weight in member_pairs(nodes, NODES_REFUSAL, weights=False):
+            self.add(node, weight)
 
     # -- membership --------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class MementoHash:
             UnsupportedOperationError: ``weight`` is not 1.
         """
         check_node_name(node)
-        check_unit_weight(node, weight, "MementoHash")
+        check_jump_weight(node, weight, "MementoHash")
         if node in self._bucket_of:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         if self._table:
@@ -219,8 +220,7 @@ class MementoHash:
 
     def _rebuild(self) -> None:
         """Recompute the lookup caches after a membership change."""
-        self._names = np.empty(len(self._nodes), dtype=object)
-        self._names[:] = self._nodes
+        self._names = name_array(self._nodes)
         code_at = np.full(self._size, -1, dtype=np.int32)
         for code, node in enumerate(self._nodes):
             code_at[self._bucket_of[node]] = code
@@ -278,7 +278,7 @@ class MementoHash:
         working = len(self._nodes)
         if not working:
             raise EmptyRingError("MementoHash has no nodes")
-        count = check_count(n, working)
+        count = check_preference_count(n, working)
         buckets = failover_buckets(
             self._hash_key(key), self._size, self._replacer, working, not self._table, count
         )
@@ -420,19 +420,11 @@ class MementoHash:
         >>> a.nodes, b.nodes
         (('b',), ('b', 'c'))
         """
-        clone = object.__new__(MementoHash)
-        clone._hasher = self._hasher
-        clone._hash_key = self._hash_key
+        clone = copy_slots(self, MementoHash)  # the arrays are never mutated in place
         clone._nodes = list(self._nodes)
         clone._bucket_of = dict(self._bucket_of)
         clone._node_at = list(self._node_at)
-        clone._size = self._size
-        clone._last_removed = self._last_removed
         clone._table = dict(self._table)
-        # the arrays are never mutated in place, only replaced
-        clone._names = self._names
-        clone._code_at = self._code_at
-        clone._replacer_array = self._replacer_array
         return clone
 
     def _removal_order(self) -> list[int]:

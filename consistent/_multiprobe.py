@@ -55,9 +55,16 @@ from consistent._errors import (
     DuplicateNodeError,
     EmptyRingError,
     UnknownNodeError,
-    UnsupportedOperationError,
 )
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
+from consistent._protocol import copy_slots, name_array
+from consistent._validate import (
+    check_count,
+    check_name,
+    check_unit_weight,
+    get_member,
+    member_pairs,
+)
 
 __all__ = ["MultiProbe"]
 
@@ -70,22 +77,14 @@ _DEFAULT_PROBES: Final = 21
 _CHUNK: Final = 1 << 15
 
 
-def _check_name(node: object) -> str:
-    if not isinstance(node, str):
-        raise TypeError(f"node name must be a str, got {type(node).__name__}: {node!r}")
-    return node
-
-
 def _check_weight(weight: object, node: str) -> None:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise TypeError(
-            f"weight must be a number, got {type(weight).__name__} {weight!r} for node {node!r}"
-        )
-    if weight != 1:
-        raise UnsupportedOperationError(
-            f"MultiProbe does not support weights (one point per node), got weight {weight!r} "
-            f"for node {node!r}; use HashRing or Maglev for weighted placement"
-        )
+    check_unit_weight(
+        node,
+        weight,
+        "MultiProbe does not support weights (one point per node), got weight {weight!r} "
+        "for node {node!r}; use HashRing or Maglev for weighted placement",
+        numpy_scalars=False,
+    )
 
 
 def _mix_scalar(h: int, gamma: int) -> int:
@@ -173,14 +172,10 @@ class MultiProbe:
         self._probes = probes
         self._gammas = [(i + 1) * _GAMMA & _MASK64 for i in range(probes)]
         self._hasher = get_hasher(hash)
-        if isinstance(nodes, (str, bytes)):
-            raise TypeError(
-                f"nodes must be an iterable of names, got {type(nodes).__name__} {nodes!r}"
-            )
-        if isinstance(nodes, Mapping):
-            items = [(_check_name(k), v) for k, v in nodes.items()]
-        else:
-            items = [(_check_name(k), 1) for k in nodes]
+        members = member_pairs(
+            nodes, "nodes must be an iterable of names, got {kind} {value!r}", refuse=(str, bytes)
+        )
+        items = [(check_name(name), weight) for name, weight in members]
         point_of: dict[str, int] = {}
         owner: dict[int, str] = {}
         for name, weight in items:
@@ -254,10 +249,7 @@ class MultiProbe:
         Raises:
             UnknownNodeError: ``node`` is not a member.
         """
-        try:
-            return self._point_of[node]
-        except KeyError:
-            raise UnknownNodeError(f"node {node!r} is not a member") from None
+        return get_member(self._point_of, node)
 
     def add(self, node: str, weight: float = 1) -> None:
         """Add a node; only keys that move to it change home.
@@ -279,7 +271,7 @@ class MultiProbe:
             UnsupportedOperationError: ``weight`` is not 1.
             ValueError: ``node`` hashes to an existing node's point.
         """
-        _check_name(node)
+        check_name(node)
         _check_weight(weight, node)
         if node in self._point_of:
             raise DuplicateNodeError(f"node {node!r} is already a member")
@@ -324,9 +316,7 @@ class MultiProbe:
 
         Runtime complexity: O(N).
         """
-        clone = MultiProbe.__new__(MultiProbe)
-        for slot in MultiProbe.__slots__:
-            object.__setattr__(clone, slot, getattr(self, slot))
+        clone = copy_slots(self, MultiProbe)
         clone._point_of = dict(self._point_of)
         return clone
 
@@ -393,7 +383,7 @@ class MultiProbe:
         points = self._points_list
         if not points:
             raise self._empty()
-        _check_count(n, len(points))
+        check_count(n, len(points))
         h = self._hasher.hash_key(key)
         last = len(points)
         frontier: list[tuple[int, int, int, int]] = []
@@ -445,9 +435,7 @@ class MultiProbe:
         Raises:
             EmptyRingError: there are no nodes.
         """
-        names = np.empty(len(self._nodes), dtype=object)
-        names[:] = self._nodes
-        homes: npt.NDArray[np.object_] = names[self._codes(keys)]
+        homes: npt.NDArray[np.object_] = name_array(self._nodes)[self._codes(keys)]
         return homes
 
     def lookup_codes(self, keys: Keys) -> npt.NDArray[np.int32]:
@@ -541,13 +529,3 @@ class MultiProbe:
 def _as_uint64(points: list[int]) -> npt.NDArray[np.uint64]:
     """Ring points as a uint64 array (used by ``_check``)."""
     return np.array(points, dtype=np.uint64)
-
-
-def _check_count(n: object, available: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
-    if not 1 <= n <= available:
-        raise ValueError(
-            f"n must be an int between 1 and {available} (the number of nodes), got {n}"
-        )
-    return n

@@ -24,7 +24,8 @@ Algorithms that cannot do one of these (jump hash cannot remove a middle bucket)
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,8 @@ import numpy.typing as npt
 from consistent._hashing import Key, Keys
 
 __all__ = ["Placement", "movement", "sample_keys"]
+
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -74,6 +77,32 @@ class Placement(Protocol):
     def ownership(self) -> dict[str, float]:
         """Each node's share of the key space (shares sum to 1)."""
         ...
+
+
+# -- shared by the implementations (not public) -----------------------------------------
+
+
+def name_array(nodes: Sequence[str]) -> npt.NDArray[np.object_]:
+    """Node names as a numpy object array: ``name_array(nodes)[codes]`` is ``lookup_many``.
+
+    >>> name_array(["a", "bb"])[np.array([1, 0, 1])].tolist()
+    ['bb', 'a', 'bb']
+    """
+    names = np.empty(len(nodes), dtype=object)
+    names[:] = nodes  # filled in place: np.array() would split equal-length strs
+    return names
+
+
+def copy_slots(source: object, cls: type[_T]) -> _T:
+    """A new ``cls`` sharing every slot value of ``source`` (``cls.__slots__``).
+
+    The caller then replaces the containers it mutates in place with copies; what is only
+    ever replaced (numpy caches, tuples, numbers) stays shared.
+    """
+    clone: _T = object.__new__(cls)
+    for slot in cls.__slots__:  # type: ignore[attr-defined]
+        object.__setattr__(clone, slot, getattr(source, slot))
+    return clone
 
 
 def sample_keys(n: int, seed: int = 0) -> npt.NDArray[np.uint64]:

@@ -39,7 +39,15 @@ import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
-from consistent._jump import check_count, check_node_name, mix_bitflip, mix_many, mix_scalar
+from consistent._jump import (
+    check_node_name,
+    check_preference_count,
+    mix_bitflip,
+    mix_many,
+    mix_scalar,
+)
+from consistent._protocol import copy_slots, name_array
+from consistent._validate import check_weight, member_pairs
 
 __all__ = ["Rendezvous"]
 
@@ -51,20 +59,6 @@ _NEAR_TIE: Final = 1.0 - 2.0**-40
 # Key x node pairs mixed per block of a batch lookup: about half a megabyte of uint64,
 # so a block's intermediate arrays stay in the CPU cache.
 _PAIRS_PER_BLOCK: Final = 1 << 16
-
-
-def _check_weight(node: str, weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"weight must be a positive number, got {type(weight).__name__}: {weight!r} "
-            f"for node {node!r}"
-        )
-    value = float(weight)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(
-            f"weight must be a positive finite number, got {weight!r} for node {node!r}"
-        )
-    return value
 
 
 class Rendezvous:
@@ -122,17 +116,12 @@ class Rendezvous:
         self._weight_array: npt.NDArray[np.float64] = np.empty(0)
         self._uniform = True
         self._weight_classes: list[tuple[float, list[int], itemgetter[Any]]] = []
-        if isinstance(nodes_or_weights, str):
-            raise TypeError(
-                f"nodes_or_weights must be node names or a mapping of names to weights, "
-                f"got the str {nodes_or_weights!r}"
-            )
-        if isinstance(nodes_or_weights, Mapping):
-            for node, weight in nodes_or_weights.items():
-                self.add(node, weight)
-        else:
-            for node in nodes_or_weights:
-                self.add(node)
+        refusal = (
+            "nodes_or_weights must be node names or a mapping of names to weights, "
+            "got the str {value!r}"
+        )
+        for node, weight in member_pairs(nodes_or_weights, refusal):
+            self.add(node, weight)
 
     # -- membership --------------------------------------------------------------------
 
@@ -177,7 +166,7 @@ class Rendezvous:
             DuplicateNodeError: ``node`` is already a member.
         """
         check_node_name(node)
-        value = _check_weight(node, weight)
+        value = check_weight(node, weight, numpy_scalars=True, expected="a positive finite number")
         if node in self._index:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         seed = self._hasher.hash_key(node)
@@ -210,8 +199,7 @@ class Rendezvous:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._names = np.empty(len(self._nodes), dtype=object)
-        self._names[:] = self._nodes
+        self._names = name_array(self._nodes)
         self._bitflips = np.array([mix_bitflip(s) for s in self._seeds], dtype=np.uint64)
         self._weight_array = np.array(self._weights, dtype=np.float64)
         self._uniform = len(set(self._weights)) <= 1
@@ -292,7 +280,7 @@ class Rendezvous:
         """
         if not self._nodes:
             raise EmptyRingError("Rendezvous has no nodes")
-        count = check_count(n, len(self._nodes))
+        count = check_preference_count(n, len(self._nodes))
         draws = self._draws(key)
         if self._uniform:
             order = sorted(range(len(draws)), key=draws.__getitem__, reverse=True)
@@ -383,19 +371,12 @@ class Rendezvous:
         >>> a = Rendezvous(["a"]); b = a.copy(); b.add("b"); len(a), len(b)
         (1, 2)
         """
-        clone = object.__new__(Rendezvous)
-        clone._hasher = self._hasher
-        clone._hash_key = self._hash_key
+        # the arrays and weight classes are never mutated in place, only replaced
+        clone = copy_slots(self, Rendezvous)
         clone._nodes = list(self._nodes)
         clone._weights = list(self._weights)
         clone._seeds = list(self._seeds)
         clone._index = dict(self._index)
-        # the arrays and classes are never mutated in place, only replaced
-        clone._names = self._names
-        clone._bitflips = self._bitflips
-        clone._weight_array = self._weight_array
-        clone._uniform = self._uniform
-        clone._weight_classes = self._weight_classes
         return clone
 
     def __eq__(self, other: object) -> bool:

@@ -63,6 +63,7 @@ from consistent._errors import (
     UnknownNodeError,
 )
 from consistent._hashing import Key, KeyHasher, Keys, MD5Hasher, _key_to_bytes, get_hasher
+from consistent._validate import check_name, check_weight, get_member, member_pairs
 
 __all__ = ["HashRing"]
 
@@ -72,23 +73,10 @@ _SENTINEL: Final = (1 << 64) - 1
 
 
 def _validate_name(node: object) -> str:
-    if not isinstance(node, str):
-        raise TypeError(f"node name must be a str, got {type(node).__name__}: {node!r}")
-    if not node:
+    name = check_name(node)
+    if not name:
         raise ValueError("node name must be a non-empty str, got ''")
-    return node
-
-
-def _validate_weight(node: str, weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise TypeError(
-            f"weight must be a positive number, got {type(weight).__name__} {weight!r} "
-            f"for node {node!r}"
-        )
-    w = float(weight)
-    if not (w > 0 and math.isfinite(w)):
-        raise ValueError(f"weight must be a positive number, got {weight!r} for node {node!r}")
-    return w
+    return name
 
 
 class HashRing:
@@ -391,7 +379,7 @@ class HashRing:
             DuplicateNodeError: ``node`` is already in the ring.
         """
         name = _validate_name(node)
-        w = _validate_weight(name, weight)
+        w = check_weight(name, weight)
         if self._ketama and int(w) != w:
             raise ValueError(f"ketama weights must be positive integers, got {weight!r}")
         self._add_many([(name, w)])
@@ -420,7 +408,7 @@ class HashRing:
         """
         if node not in self._weights:
             raise UnknownNodeError(f"node {node!r} is not in the ring")
-        w = _validate_weight(node, weight)
+        w = check_weight(node, weight)
         if self._ketama and int(w) != w:
             raise ValueError(f"ketama weights must be positive integers, got {weight!r}")
         weights = dict(self._weights)
@@ -647,10 +635,7 @@ class HashRing:
         Raises:
             UnknownNodeError: ``node`` is not in the ring.
         """
-        try:
-            return self._counts[node]
-        except KeyError:
-            raise UnknownNodeError(f"node {node!r} is not in the ring") from None
+        return get_member(self._counts, node, "is not in the ring")
 
     def weight(self, node: str) -> float:
         """The weight of ``node``.
@@ -658,6 +643,7 @@ class HashRing:
         Raises:
             UnknownNodeError: ``node`` is not in the ring.
         """
+        # Inline, not get_member: BoundedLoadRing calls this on every placement.
         try:
             return self._weights[node]
         except KeyError:
@@ -825,12 +811,10 @@ class HashRing:
 
 
 def _normalise_members(nodes: Iterable[str] | Mapping[str, float]) -> list[tuple[str, float]]:
-    if isinstance(nodes, str):
-        raise TypeError(f"nodes must be an iterable of names or a mapping, got the str {nodes!r}")
-    if isinstance(nodes, Mapping):
-        items = [(_validate_name(k), v) for k, v in nodes.items()]
-        return [(k, _validate_weight(k, v)) for k, v in items]
-    return [(_validate_name(k), 1.0) for k in nodes]
+    refusal = "nodes must be an iterable of names or a mapping, got the str {value!r}"
+    members = member_pairs(nodes, refusal)
+    items = [(_validate_name(name), weight) for name, weight in members]
+    return [(name, check_weight(name, weight)) for name, weight in items]
 
 
 def _shrink_mask(

@@ -1,0 +1,220 @@
+"""Immutable configuration of a simulation run: one frozen dataclass per TOML table.
+
+These classes hold values only. Reading TOML, checking values and producing the error
+messages lives in :mod:`sim._scenario`, which reads the constraints declared here in each
+field's ``metadata`` (``check`` names a rule, ``doc`` is a one-line description).
+The model layers below the scenario layer take these objects and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "ClientConfig",
+    "ClusterConfig",
+    "Crash",
+    "Decommission",
+    "Fault",
+    "FAULT_KINDS",
+    "Join",
+    "MembershipConfig",
+    "MetricsConfig",
+    "NetworkConfig",
+    "NetworkDelay",
+    "PlacementConfig",
+    "Restart",
+    "RollingRestart",
+    "Scenario",
+    "WorkloadConfig",
+]
+
+
+def _f(default: Any, check: str, doc: str) -> Any:
+    """A dataclass field with a validation rule and a description."""
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+NodeRef = Union[int, str]
+"""A server named by index (0-based, in creation order) or by name (``"s003"``)."""
+
+
+@dataclass(frozen=True)
+class PlacementConfig:
+    """Which placement algorithm maps keys to servers, and its parameters."""
+
+    algorithm: str = _f("ring", "algorithm", "placement algorithm (`consistent-sim list`)")
+    hash: str = _f("xxh3", "hash", "key hash family: xxh3 or md5")
+    vnodes: int = _f(160, "pos_int", "virtual nodes per server (hash ring)")
+    options: tuple[tuple[str, Any], ...] = _f((), "table", "algorithm keyword arguments")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """:attr:`options` as a dict of keyword arguments."""
+        return dict(self.options)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The servers: how many, replication, and how each serves requests."""
+
+    servers: int = _f(10, "pos_int", "number of servers at the start")
+    replication: int = _f(1, "pos_int", "replicas per key (r), at most the number of servers")
+    concurrency: int = _f(4, "pos_int", "requests a server serves at once")
+    service: str = _f("exponential", "service", "service-time distribution")
+    service_mean: float = _f(0.002, "pos_float", "mean service time in seconds")
+    service_cv: float = _f(1.0, "nonneg_float", "coefficient of variation (lognormal only)")
+    queue_limit: int = _f(0, "nonneg_int", "queue length that rejects; 0 = no limit")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """One-way delay of every hop (client-server and server-server)."""
+
+    delay: float = _f(0.0005, "nonneg_float", "one-way delay per hop in seconds")
+    jitter: float = _f(0.0, "nonneg_float", "mean of an exponential extra delay per hop")
+
+
+@dataclass(frozen=True)
+class MembershipConfig:
+    """How servers and clients learn of membership changes."""
+
+    heartbeat_interval: float = _f(1.0, "pos_float", "seconds between heartbeats")
+    missed_heartbeats: int = _f(3, "pos_int", "missed heartbeats before a peer is removed")
+    propagation_delay: float = _f(0.5, "nonneg_float", "gossip spread, seconds")
+    join_announcement: float = _f(1.0, "nonneg_float", "seconds from start-up to announcing")
+    client_discovery_delay: float = _f(2.0, "nonneg_float", "clients learn joins/leaves within")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """The clients: each holds a ``consistent.Pool`` and retries by a ``RetryPolicy``."""
+
+    count: int = _f(10, "pos_int", "number of clients")
+    strategy: str = _f("p2c", "strategy", "pool strategy")
+    timeout: float = _f(0.25, "pos_float", "per-attempt timeout in seconds")
+    failure_threshold: int = _f(1, "pos_int", "consecutive failures that eject an endpoint")
+    max_ejection_share: float = _f(0.5, "share", "largest share of endpoints ejected at once")
+    health_check_base: float = _f(0.5, "pos_float", "first health-check backoff in seconds")
+    health_check_factor: float = _f(2.0, "ge1_float", "health-check backoff growth factor")
+    health_check_cap: float = _f(8.0, "pos_float", "longest health-check backoff in seconds")
+    health_check_timeout: float = _f(0.25, "pos_float", "a check of a dead server fails after")
+    max_attempts: int = _f(3, "pos_int", "attempts per request, the first included")
+    retry_backoff_base: float = _f(0.01, "pos_float", "first retry backoff in seconds")
+    retry_backoff_cap: float = _f(1.0, "pos_float", "longest retry backoff in seconds")
+    retry_budget_ratio: float = _f(0.2, "nonneg_float", "retries per request; 0 = no budget")
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Arrivals (Poisson) and key popularity."""
+
+    rate: float = _f(2000.0, "pos_float", "requests per second, all clients together")
+    keys: int = _f(100_000, "pos_int", "size of the key space")
+    popularity: str = _f("zipf", "popularity", "key popularity")
+    zipf_s: float = _f(0.9, "nonneg_float", "Zipf exponent (popularity = zipf)")
+    hot_keys: int = _f(10, "pos_int", "number of hot keys (popularity = hotset)")
+    hot_fraction: float = _f(0.5, "share", "share of requests to the hot keys (hotset)")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """How metrics are binned and sampled."""
+
+    interval: float = _f(1.0, "pos_float", "width of a time-series bin in seconds")
+    availability_sample: int = _f(4096, "pos_int", "keys sampled for data availability")
+
+
+@dataclass(frozen=True)
+class Crash:
+    """A server goes down for good."""
+
+    at: float = _f(10.0, "nonneg_float", "time of the crash")
+    node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
+    kind: str = field(default="crash", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A server goes down and comes back after ``downtime``."""
+
+    at: float = _f(10.0, "nonneg_float", "time it goes down")
+    node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
+    downtime: float = _f(5.0, "pos_float", "seconds it stays down")
+    kind: str = field(default="restart", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RollingRestart:
+    """Servers restart one at a time: one every ``pace`` seconds, each down ``downtime``."""
+
+    at: float = _f(10.0, "nonneg_float", "time the first server goes down")
+    pace: float = _f(10.0, "pos_float", "seconds between consecutive servers going down")
+    downtime: float = _f(5.0, "pos_float", "seconds each server stays down")
+    nodes: int = _f(0, "nonneg_int", "how many servers, in index order; 0 = all")
+    kind: str = field(default="rolling-restart", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Join:
+    """New servers start (scale out)."""
+
+    at: float = _f(10.0, "nonneg_float", "time the new servers start")
+    count: int = _f(1, "pos_int", "how many servers join")
+    kind: str = field(default="join", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Decommission:
+    """A server leaves gracefully: announces, drains for ``drain`` seconds, then stops."""
+
+    at: float = _f(10.0, "nonneg_float", "time of the announcement")
+    node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
+    drain: float = _f(5.0, "nonneg_float", "seconds it keeps serving after announcing")
+    kind: str = field(default="decommission", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NetworkDelay:
+    """Every hop takes ``extra`` seconds longer for ``duration`` seconds."""
+
+    at: float = _f(10.0, "nonneg_float", "start of the delay")
+    duration: float = _f(5.0, "pos_float", "how long it lasts")
+    extra: float = _f(0.01, "nonneg_float", "extra one-way delay per hop in seconds")
+    kind: str = field(default="network-delay", init=False, repr=False)
+
+
+Fault = Union[Crash, Restart, RollingRestart, Join, Decommission, NetworkDelay]
+
+FAULT_KINDS: dict[str, type[Any]] = {
+    "crash": Crash,
+    "restart": Restart,
+    "rolling-restart": RollingRestart,
+    "join": Join,
+    "decommission": Decommission,
+    "network-delay": NetworkDelay,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole, validated scenario. Build one with :func:`sim.load_scenario`."""
+
+    name: str = _f("custom", "str", "scenario name")
+    description: str = _f("", "str", "one-line description")
+    duration: float = _f(60.0, "pos_float", "simulated seconds")
+    seed: int = _f(1, "seed", "default seed (the command line's --seed overrides)")
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    membership: MembershipConfig = field(default_factory=MembershipConfig)
+    clients: ClientConfig = field(default_factory=ClientConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    faults: tuple[Fault, ...] = ()
+
+    @property
+    def max_servers(self) -> int:
+        """Servers at the start plus every server a join fault adds."""
+        return self.cluster.servers + sum(f.count for f in self.faults if isinstance(f, Join))

@@ -1,0 +1,163 @@
+"""Ring views and the membership model that moves servers from one view to the next.
+
+Theory of operation
+-------------------
+Every server routes by its own *view*: the set of servers it believes are members, and the
+placement built over that set. Views change one server at a time, as each learns of a
+crash (missed heartbeats), a join (an announcement) or a leave, so during a change views
+disagree, as they do in real clusters.
+
+Most of the time most servers hold the same set, so views are *interned*: one
+:class:`View` per distinct member set, shared by every server holding it. A view computes
+the home of every key id once (a vectorised batch lookup) and the request path indexes that
+list; nothing is looked up per request. A view nobody holds any more is dropped.
+
+Failure detection follows a heartbeat model: server ``i`` heartbeats every ``H`` seconds at
+its own phase; an observer removes ``i`` when ``k`` heartbeats in a row are missing, which
+happens ``k*H`` after the last heartbeat ``i`` sent, plus a gossip spread drawn per observer
+from ``[0, propagation_delay]``. So after a crash at ``t`` every observer removes ``i`` in
+``[t + (k-1)*H, t + k*H + propagation_delay]``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from consistent import Placement
+from sim._config import MembershipConfig, PlacementConfig
+from sim._placement import build_placement, derive_placement, home_codes
+
+__all__ = ["HeartbeatModel", "View", "ViewCache"]
+
+
+class View:
+    """One membership set, its placement and (lazily) every key id's home server index."""
+
+    __slots__ = ("_cache", "_homes", "holders", "members", "placement")
+
+    def __init__(self, members: frozenset[int], placement: Placement, cache: ViewCache) -> None:
+        self.members = members
+        self.placement = placement
+        self._cache = cache
+        self._homes: list[int] | None = None
+        #: How many servers hold this view now.
+        self.holders = 0
+
+    @property
+    def homes(self) -> list[int]:
+        """Home server index of every key id, by this view."""
+        homes = self._homes
+        if homes is None:
+            homes = self._homes = self._cache.compute_homes(self.placement)
+        return homes
+
+    def __repr__(self) -> str:
+        return f"<View of {len(self.members)} servers>"
+
+
+class ViewCache:
+    """Interns views by member set and derives new placements from existing ones.
+
+    Args:
+        config: the placement algorithm and its parameters.
+        names: every server's name, by server index.
+        keys: the key ids the workload draws, as uint64.
+    """
+
+    def __init__(
+        self, config: PlacementConfig, names: Sequence[str], keys: npt.NDArray[np.uint64]
+    ) -> None:
+        self.config = config
+        self.names = list(names)
+        self._index = {name: i for i, name in enumerate(self.names)}
+        self._keys = keys
+        self._views: dict[frozenset[int], View] = {}
+        #: Placements built and key-space lookups run (for profiling).
+        self.built = 0
+        self.lookups = 0
+
+    def compute_homes(self, placement: Placement) -> list[int]:
+        """Every key id's home, as server indices (one batch lookup); -1 means "itself"."""
+        self.lookups += 1
+        if len(placement) == 0:
+            # A server that knows no member (the last one leaving) serves everything itself.
+            return [-1] * len(self._keys)
+        codes = home_codes(placement, self._keys)
+        to_server = np.array([self._index[n] for n in placement.nodes], dtype=np.int32)
+        result: list[int] = to_server[codes].tolist()
+        return result
+
+    def view(self, members: frozenset[int], near: View | None = None) -> View:
+        """The view of ``members``, derived from ``near`` (one add/remove away) if new."""
+        found = self._views.get(members)
+        if found is not None:
+            return found
+        placement = self._derive(members, near)
+        view = self._views[members] = View(members, placement, self)
+        return view
+
+    def _derive(self, members: frozenset[int], near: View | None) -> Placement:
+        self.built += 1
+        # Start from the known view closest to the new set (``near`` wins ties), so
+        # history-dependent algorithms see a short, plausible sequence of changes.
+        candidates = [near] if near is not None else []
+        candidates.extend(self._views.values())
+        if candidates:
+            base = min(candidates, key=lambda v: len(v.members ^ members))
+            names = self.names
+            derived = derive_placement(
+                base.placement,
+                [names[i] for i in sorted(base.members - members)],
+                [names[i] for i in sorted(members - base.members)],
+            )
+            if derived is not None:
+                return derived
+        return build_placement(self.config, [self.names[i] for i in sorted(members)])
+
+    def hold(self, old: View | None, new: View) -> None:
+        """A server switches from ``old`` to ``new``; drop ``old`` if nobody holds it."""
+        new.holders += 1
+        if old is not None:
+            old.holders -= 1
+            if old.holders == 0 and old is not new:
+                self._views.pop(old.members, None)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
+class HeartbeatModel:
+    """When observers notice a crash, from heartbeat phases and the membership parameters.
+
+    >>> import random
+    >>> from sim._config import MembershipConfig
+    >>> hb = HeartbeatModel(MembershipConfig(heartbeat_interval=1.0, missed_heartbeats=3,
+    ...                     propagation_delay=0.0), servers=2, rng=random.Random(1))
+    >>> 2.0 <= hb.detection_time(0, crashed_at=10.0, rng=random.Random(2)) - 10.0 <= 3.0
+    True
+    """
+
+    def __init__(self, config: MembershipConfig, servers: int, rng: random.Random) -> None:
+        self.config = config
+        interval = config.heartbeat_interval
+        self.phases = [rng.random() * interval for _ in range(servers)]
+
+    def last_heartbeat(self, node: int, before: float) -> float:
+        """The time of ``node``'s last heartbeat at or before ``before``."""
+        interval = self.config.heartbeat_interval
+        phase = self.phases[node]
+        if before < phase:
+            return phase - interval
+        return phase + interval * math.floor((before - phase) / interval)
+
+    def detection_time(self, node: int, crashed_at: float, rng: random.Random) -> float:
+        """When one observer removes ``node`` that crashed at ``crashed_at``."""
+        config = self.config
+        last = self.last_heartbeat(node, crashed_at)
+        spread = rng.random() * config.propagation_delay
+        return last + config.missed_heartbeats * config.heartbeat_interval + spread

@@ -1,0 +1,505 @@
+"""Metrics: collectors that observe the model and never steer it.
+
+Definitions (DESIGN.md, binding):
+
+* **key movement** of a membership change: the fraction of the key space whose home changed
+  (exact arcs where the placement offers ``movement_to``, sampled otherwise), beside the
+  optimum (the share of the node that joined or left); *movement ratio* = moved / optimum.
+  Membership here is the *converged* membership: the servers that are up and not leaving.
+* **load skew**: peak-to-mean and coefficient of variation of per-node load over live nodes,
+  for key-space ownership (exact, ``ownership()``) and for requests served.
+* **recovery** after a fault: time to first detection (a server's view drops the node or a
+  client's pool ejects it), client convergence (the last attempt a client sent to the node
+  while it was down), ring-view convergence (every live server's view excludes it), the last
+  failure the fault caused; after a restart, the time until it serves again (every live
+  server's view includes it and every client's pool holds it healthy).
+* **requests are conserved**: issued = succeeded + failed + in flight.
+* **data availability** with replication r: a key is unavailable while all r replicas (the
+  first r nodes of its preference list over the configured members) are down.
+
+Hot-path figures are counters on the model; a tick event every ``metrics.interval`` copies
+them, so the request path pays nothing for metrics.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from consistent import Placement
+from sim._membership import View
+from sim._model import Attempt, Model, ModelObserver, Server
+from sim._placement import build_placement, derive_placement, key_movement
+
+__all__ = ["FaultRecord", "MovementRecord", "Recorder", "skew"]
+
+
+def skew(loads: npt.ArrayLike) -> tuple[float, float]:
+    """Peak-to-mean and coefficient of variation of per-node loads (NaN when undefined).
+
+    >>> skew([1.0, 1.0, 2.0])
+    (1.5, 0.3535533905932738)
+    """
+    values = np.asarray(loads, dtype=np.float64)
+    if values.size == 0:
+        return math.nan, math.nan
+    mean = float(values.mean())
+    if mean <= 0:
+        return math.nan, math.nan
+    return float(values.max()) / mean, float(values.std()) / mean
+
+
+@dataclass
+class MovementRecord:
+    """Key movement of one change of the converged membership."""
+
+    time: float
+    change: str
+    node: str
+    moved: float
+    optimum: float
+    exact: bool
+
+    @property
+    def ratio(self) -> float:
+        """moved / optimum (1.0 is the minimum disruption possible)."""
+        return self.moved / self.optimum if self.optimum > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for the JSON summary."""
+        return {
+            "time": self.time, "change": self.change, "node": self.node, "moved": self.moved,
+            "optimum": self.optimum, "ratio": self.ratio, "exact": self.exact,
+        }
+
+
+@dataclass
+class FaultRecord:
+    """Recovery times of one server going down (times are absolute; see :meth:`to_dict`)."""
+
+    kind: str
+    node: int
+    name: str
+    down_at: float
+    up_at: float | None = None
+    detected_at: float | None = None
+    server_detected_at: float | None = None
+    client_detected_at: float | None = None
+    last_sent_at: float | None = None
+    views_converged_at: float | None = None
+    last_failure_at: float | None = None
+    failures: int = 0
+    views_rejoined_at: float | None = None
+    clients_rejoined_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Durations in seconds after the fault (or after the restart, for rejoining)."""
+
+        def since(t: float | None, start: float | None) -> float | None:
+            return None if t is None or start is None else t - start
+
+        serving_again = None
+        if self.up_at is not None and self.views_rejoined_at is not None \
+                and self.clients_rejoined_at is not None:
+            serving_again = max(self.views_rejoined_at, self.clients_rejoined_at) - self.up_at
+        return {
+            "kind": self.kind,
+            "node": self.name,
+            "down_at": self.down_at,
+            "up_at": self.up_at,
+            "detection": since(self.detected_at, self.down_at),
+            "server_detection": since(self.server_detected_at, self.down_at),
+            "client_detection": since(self.client_detected_at, self.down_at),
+            "client_convergence": since(self.last_sent_at, self.down_at)
+            if self.last_sent_at is not None else 0.0,
+            "view_convergence": since(self.views_converged_at, self.down_at),
+            "last_failure": since(self.last_failure_at, self.down_at),
+            "failures": self.failures,
+            "serving_again": serving_again,
+        }
+
+
+class Recorder(ModelObserver):
+    """Observes one :class:`~sim._model.Model` and builds the time series and summaries."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        scenario = model.scenario
+        self.interval = scenario.metrics.interval
+        self.replication = scenario.cluster.replication
+        sample = min(scenario.metrics.availability_sample, scenario.workload.keys)
+        rng = model.engine.np_stream("metrics/availability")
+        self._sample_keys = np.sort(rng.choice(scenario.workload.keys, sample, replace=False))
+        self._rows: list[tuple[float, ...]] = []
+        self._served_rows: list[list[int]] = []
+        self._latency_marks: list[int] = [0]
+        self._last: dict[str, float] = {}
+        self.movements: list[MovementRecord] = []
+        self.faults: list[FaultRecord] = []
+        self._open: dict[int, FaultRecord] = {}
+        self._rejoining: dict[int, FaultRecord] = {}
+        self._live: set[int] = set()
+        self._placement: Placement | None = None
+        self._ownership: dict[str, float] = {}
+        self._keyspace_skew = (math.nan, math.nan)
+        self._data_members: set[int] = set()
+        self._replicas: npt.NDArray[np.int32] = np.empty((0, 0), dtype=np.int32)
+        self._down = np.zeros(scenario.max_servers, dtype=bool)
+        self._unavailable = 0.0
+        self._unavailable_since = 0.0
+        self.unavailable_key_seconds = 0.0
+        self.max_unavailable = 0.0
+        self.unavailable_time = 0.0
+        #: Periods with keys that have no live replica: [start, end or None, peak share].
+        self.episodes: list[list[Any]] = []
+        self._moved_total = 0.0
+        self._extra_delay = 0.0
+        self._started = False
+
+    # -- the tick ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Record the starting membership and schedule the first tick."""
+        self._started = True
+        self._set_live(self.model.engine.now, "start", -1)
+        self._recompute_replicas()
+        self.model.engine.at(self.interval, self._tick)
+
+    def _tick(self, _: object) -> None:
+        model = self.model
+        now = model.engine.now
+        servers = model.servers
+        live = [s.index for s in servers if s.up]
+        served = list(model.served)
+        previous = self._served_rows[-1] if self._served_rows else [0] * len(served)
+        in_bin = np.array(served, dtype=np.float64) - np.array(previous, dtype=np.float64)
+        served_ptm, served_cv = skew(in_bin[live]) if live else (math.nan, math.nan)
+        views = {id(s.view) for s in servers if s.up}
+        converged = frozenset(i for i in live if not servers[i].leaving)
+        stale = sum(1 for i in live if _members(servers[i]) != converged)
+        self._rows.append((
+            now, model.issued, model.succeeded, model.failed_total, model.retried,
+            model.forwarded, model.attempts, model.attempt_timeouts, model.late_responses,
+            model.in_flight, len(live), served_ptm, served_cv, self._keyspace_skew[0],
+            self._keyspace_skew[1], self._unavailable, len(views), stale, self._extra_delay,
+            self._moved_total,
+        ))
+        self._served_rows.append(served)
+        self._latency_marks.append(len(model.latencies))
+        if now + self.interval <= model.scenario.duration + 1e-9:
+            model.engine.at(now + self.interval, self._tick)
+
+    # -- membership, movement, key-space skew ----------------------------------------------
+
+    def _set_live(self, now: float, change: str, node: int) -> None:
+        model = self.model
+        live = {s.index for s in model.servers if s.up and not s.leaving}
+        if live == self._live:
+            return
+        names = [model.names[i] for i in sorted(live)]
+        before = self._placement
+        if not live:
+            self._placement = None
+            self._ownership = {}
+            self._keyspace_skew = (math.nan, math.nan)
+            self._live = live
+            return
+        derived = None
+        if before is not None:
+            derived = derive_placement(before, [model.names[i] for i in sorted(self._live - live)],
+                                       [model.names[i] for i in sorted(live - self._live)])
+        after = derived if derived is not None else build_placement(model.scenario.placement,
+                                                                    names)
+        ownership = after.ownership()
+        if before is not None and node >= 0:
+            moved, exact = key_movement(before, after)
+            name = model.names[node]
+            optimum = ownership.get(name, 0.0) if node in live else self._ownership.get(name, 0.0)
+            self.movements.append(MovementRecord(now, "add" if node in live else "remove",
+                                                 name, moved, optimum, exact))
+            self._moved_total += moved
+        self._placement = after
+        self._ownership = ownership
+        self._keyspace_skew = skew(list(ownership.values()))
+        self._live = live
+
+    def _recompute_replicas(self) -> None:
+        model = self.model
+        members = {s.index for s in model.servers if s.member}
+        if members == self._data_members:
+            return
+        self._data_members = members
+        if not members:
+            # No member holds any data: every key is unavailable.
+            self._replicas = np.empty((self._sample_keys.size, 0), dtype=np.int32)
+            self._update_availability(model.engine.now)
+            return
+        placement = build_placement(model.scenario.placement,
+                                    [model.names[i] for i in sorted(members)])
+        r = min(self.replication, len(members))
+        index = {name: i for i, name in enumerate(model.names)}
+        rows = [[index[n] for n in placement.nodes_for(int(k), r)]
+                for k in self._sample_keys.tolist()]
+        self._replicas = np.array(rows, dtype=np.int32).reshape(len(rows), r)
+        self._update_availability(model.engine.now)
+
+    def _update_availability(self, now: float) -> None:
+        if self._started:
+            elapsed = now - self._unavailable_since
+            self.unavailable_key_seconds += self._unavailable * elapsed
+            if self._unavailable > 0:
+                self.unavailable_time += elapsed
+        self._unavailable_since = now
+        if self._replicas.shape[0]:
+            gone = self._down[self._replicas].all(axis=1)
+            self._unavailable = float(gone.mean())
+        else:
+            self._unavailable = 0.0
+        self.max_unavailable = max(self.max_unavailable, self._unavailable)
+        episode = self.episodes[-1] if self.episodes and self.episodes[-1][1] is None else None
+        if self._unavailable > 0:
+            if episode is None:
+                self.episodes.append([now, None, self._unavailable])
+            else:
+                episode[2] = max(episode[2], self._unavailable)
+        elif episode is not None:
+            episode[1] = now
+
+    # -- observer callbacks ---------------------------------------------------------------
+
+    def on_down(self, now: float, node: int, kind: str) -> None:
+        model = self.model
+        record = FaultRecord(kind, node, model.names[node], now)
+        self.faults.append(record)
+        self._open[node] = record
+        self._rejoining.pop(node, None)
+        self._down[node] = True
+        if kind == "decommission":
+            # Announced before it stopped: everyone was told, nothing had to be detected.
+            record.detected_at = record.server_detected_at = now
+            record.views_converged_at = now if self._views_exclude(node) else None
+            self._recompute_replicas()
+        self._update_availability(now)
+        self._set_live(now, kind, node)
+
+    def on_up(self, now: float, node: int, kind: str) -> None:
+        if not self._started:
+            return
+        self._down[node] = False
+        record = self._open.pop(node, None)
+        if record is not None:
+            record.up_at = now
+            self._rejoining[node] = record
+        if kind == "join":
+            self._recompute_replicas()
+        self._update_availability(now)
+        self._set_live(now, kind, node)
+
+    def on_leave(self, now: float, node: int) -> None:
+        self._set_live(now, "decommission", node)
+
+    def on_view(self, now: float, server: int, view: View) -> None:
+        for node, record in self._open.items():
+            if record.views_converged_at is None and self._views_exclude(node):
+                record.views_converged_at = now
+            if record.server_detected_at is None and node not in view.members \
+                    and server != node:
+                record.server_detected_at = now
+                if record.detected_at is None:
+                    record.detected_at = now
+        for node, record in list(self._rejoining.items()):
+            if record.views_rejoined_at is None and self._views_include(node):
+                record.views_rejoined_at = now
+                self._maybe_close(node, record)
+
+    def _views_exclude(self, node: int) -> bool:
+        return all(node not in _members(s) for s in self.model.servers
+                   if s.up and s.index != node)
+
+    def _views_include(self, node: int) -> bool:
+        return all(node in _members(s) for s in self.model.servers
+                   if s.up and not s.leaving)
+
+    def _maybe_close(self, node: int, record: FaultRecord) -> None:
+        if record.views_rejoined_at is not None and record.clients_rejoined_at is not None:
+            self._rejoining.pop(node, None)
+
+    def on_sent_to_down(self, now: float, node: int) -> None:
+        record = self._open.get(node)
+        if record is not None:
+            record.last_sent_at = now
+
+    def on_attempt_failed(self, now: float, attempt: Attempt, cause: int) -> None:
+        record = self._open.get(cause) if cause >= 0 else None
+        if record is None and cause >= 0:
+            # the server is back up, but this attempt was lost while it was down
+            for candidate in reversed(self.faults):
+                if candidate.node == cause:
+                    record = candidate
+                    break
+        if record is not None:
+            record.last_failure_at = now
+            record.failures += 1
+
+    def on_pool_change(self, now: float, client: int, node: int, healthy: bool) -> None:
+        if not healthy:
+            record = self._open.get(node)
+            if record is not None and record.client_detected_at is None:
+                record.client_detected_at = now
+                if record.detected_at is None:
+                    record.detected_at = now
+            return
+        record = self._rejoining.get(node)
+        if record is not None and record.clients_rejoined_at is None:
+            name = self.model.names[node]
+            if all(Model._healthy(c.pool, name) for c in self.model.clients):
+                record.clients_rejoined_at = now
+                self._maybe_close(node, record)
+
+    def on_network(self, now: float, extra: float) -> None:
+        self._extra_delay = extra
+
+    # -- results -------------------------------------------------------------------------
+
+    COLUMNS = (
+        "time", "issued", "succeeded", "failed", "retried", "forwarded", "attempts",
+        "attempt_timeouts", "late_responses", "in_flight", "live_servers",
+        "served_peak_to_mean", "served_cv", "keyspace_peak_to_mean", "keyspace_cv",
+        "unavailable_keys", "distinct_views", "stale_views", "extra_delay", "key_movement",
+    )
+    """Time-series columns; counts are per bin, the rest are values at the bin's end."""
+
+    CUMULATIVE = ("issued", "succeeded", "failed", "retried", "forwarded", "attempts",
+                  "attempt_timeouts", "late_responses", "key_movement")
+
+    def finish(self, now: float) -> None:
+        """Close the availability integral and the last (possibly partial) bin."""
+        self._update_availability(now)
+        if not self._rows or self._rows[-1][0] < now:
+            self._tick(None)
+        for record in self._open.values():
+            if record.views_converged_at is None and self._views_exclude(record.node):
+                record.views_converged_at = now
+
+    def timeseries(self) -> dict[str, npt.NDArray[Any]]:
+        """Per-bin columns as numpy arrays (see :attr:`COLUMNS`), plus latency and served."""
+        table = np.array(self._rows, dtype=np.float64).reshape(len(self._rows), len(self.COLUMNS))
+        series: dict[str, npt.NDArray[Any]] = {}
+        for j, name in enumerate(self.COLUMNS):
+            column = table[:, j]
+            if name == "key_movement":
+                column = np.diff(column, prepend=0.0)
+            elif name in self.CUMULATIVE:
+                column = np.diff(column, prepend=0.0).astype(np.int64)
+            elif name in ("in_flight", "live_servers", "distinct_views", "stale_views"):
+                column = column.astype(np.int64)
+            series[name] = column
+        latencies = np.frombuffer(self.model.latencies, dtype=np.float64)
+        bins = list(itertools.pairwise(self._latency_marks))
+        for label, q in (("latency_p50", 50), ("latency_p99", 99)):
+            series[label] = np.array([
+                np.percentile(latencies[a:b], q) if b > a else math.nan for a, b in bins
+            ])
+        series["latency_mean"] = np.array([
+            latencies[a:b].mean() if b > a else math.nan for a, b in bins
+        ])
+        served = np.array(self._served_rows, dtype=np.int64)
+        series["served"] = np.diff(served, axis=0, prepend=np.zeros((1, served.shape[1]),
+                                                                     dtype=np.int64)) \
+            if served.size else served
+        return series
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the time series, as plain JSON-able values."""
+        model = self.model
+        latencies = np.frombuffer(model.latencies, dtype=np.float64)
+
+        def pct(q: float) -> float | None:
+            return float(np.percentile(latencies, q)) if latencies.size else None
+
+        issued = model.issued
+        served = np.array(model.served, dtype=np.float64)
+        initial = model.scenario.cluster.servers
+        served_ptm, served_cv = skew(served[:initial]) if served[:initial].sum() else \
+            (math.nan, math.nan)
+        start_ptm, start_cv = self._initial_keyspace_skew()
+        movements = [m.to_dict() for m in self.movements]
+        ratios = [m.ratio for m in self.movements if m.optimum > 0]
+        recovery = [f.to_dict() for f in self.faults]
+        return {
+            "requests": {
+                "issued": issued,
+                "succeeded": model.succeeded,
+                "failed": model.failed_total,
+                "failed_by_cause": dict(sorted(model.failed.items())),
+                "in_flight_at_end": model.in_flight,
+                "success_ratio": model.succeeded / issued if issued else None,
+                "attempts": model.attempts,
+                "retried": model.retried,
+                "forwarded": model.forwarded,
+                "attempt_timeouts": model.attempt_timeouts,
+                "attempt_rejections": model.attempt_rejections,
+                "late_responses": model.late_responses,
+            },
+            "latency": {
+                "mean": float(latencies.mean()) if latencies.size else None,
+                "p50": pct(50), "p90": pct(90), "p99": pct(99), "p999": pct(99.9),
+                "max": float(latencies.max()) if latencies.size else None,
+            },
+            "load": {
+                "keyspace_peak_to_mean": start_ptm,
+                "keyspace_cv": start_cv,
+                "served_peak_to_mean": served_ptm,
+                "served_cv": served_cv,
+                "served_share": {
+                    model.names[i]: float(served[i] / served.sum()) if served.sum() else 0.0
+                    for i in range(len(served))
+                },
+            },
+            "movement": {
+                "changes": movements,
+                "mean_ratio": float(np.mean(ratios)) if ratios else None,
+                "max_ratio": float(np.max(ratios)) if ratios else None,
+                "total_moved": float(sum(m.moved for m in self.movements)),
+            },
+            "recovery": {"faults": recovery, **_aggregate(recovery)},
+            "availability": {
+                "replication": self.replication,
+                "sampled_keys": int(self._sample_keys.size),
+                "max_unavailable": self.max_unavailable,
+                "unavailable_key_seconds": self.unavailable_key_seconds,
+                "time_with_unavailable_keys": self.unavailable_time,
+                "episodes": [
+                    {"start": start, "end": end, "duration": None if end is None else end - start,
+                     "peak_unavailable": peak}
+                    for start, end, peak in self.episodes
+                ],
+            },
+        }
+
+    def _initial_keyspace_skew(self) -> tuple[float, float]:
+        model = self.model
+        names = [model.names[i] for i in range(model.scenario.cluster.servers)]
+        ownership = build_placement(model.scenario.placement, names).ownership()
+        return skew(list(ownership.values()))
+
+
+def _members(server: Server) -> frozenset[int]:
+    """The members of a server's view (empty before it has one)."""
+    return server.view.members if server.view is not None else frozenset()
+
+
+def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and max of each recovery time over the faults that have it."""
+    out: dict[str, Any] = {}
+    for key in ("detection", "server_detection", "client_detection", "client_convergence",
+                "view_convergence", "last_failure", "serving_again"):
+        values = [r[key] for r in records if r[key] is not None]
+        out[key] = {"mean": float(np.mean(values)), "max": float(np.max(values)),
+                    "count": len(values)} if values else None
+    return out

@@ -1,0 +1,253 @@
+"""Reports: the summary table as text, and figures drawn with matplotlib (imported lazily).
+
+matplotlib is an optional dependency (the ``sim`` extra); it is imported only when a figure is
+drawn, with the non-interactive Agg backend, so running and printing never need it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim._run import Comparison, RunResult
+
+__all__ = [
+    "comparison_rows",
+    "comparison_table",
+    "format_value",
+    "plot_comparison",
+    "plot_run",
+    "summary_rows",
+    "summary_table",
+]
+
+
+def format_value(value: Any, unit: str = "") -> str:
+    """A summary value for a table cell.
+
+    >>> format_value(0.0123, "s"), format_value(None), format_value(12345), format_value(0.5, "%")
+    ('12.3 ms', '-', '12345', '50.0%')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if unit == "s":
+        if abs(value) < 1:
+            return f"{value * 1000:.3g} ms"
+        return f"{value:.3g} s"
+    if unit == "%":
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _recovery(summary: dict[str, Any], key: str, stat: str) -> Any:
+    entry = summary["recovery"].get(key)
+    return None if entry is None else entry[stat]
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(section, metric, formatted value)`` rows of a run's summary."""
+    req = summary["requests"]
+    lat = summary["latency"]
+    load = summary["load"]
+    mov = summary["movement"]
+    avail = summary["availability"]
+    rows: list[tuple[str, str, Any, str]] = [
+        ("requests", "issued", req["issued"], ""),
+        ("requests", "succeeded", req["succeeded"], ""),
+        ("requests", "failed", req["failed"], ""),
+        *[("requests", f"  failed: {cause}", n, "") for cause, n in
+          req["failed_by_cause"].items() if n],
+        ("requests", "success ratio", req["success_ratio"], "%"),
+        ("requests", "retried", req["retried"], ""),
+        ("requests", "forwarded", req["forwarded"], ""),
+        ("requests", "attempt timeouts", req["attempt_timeouts"], ""),
+        ("latency", "mean", lat["mean"], "s"),
+        ("latency", "p50", lat["p50"], "s"),
+        ("latency", "p99", lat["p99"], "s"),
+        ("latency", "p99.9", lat["p999"], "s"),
+        ("load", "key-space peak-to-mean", load["keyspace_peak_to_mean"], ""),
+        ("load", "key-space CV", load["keyspace_cv"], ""),
+        ("load", "served peak-to-mean", load["served_peak_to_mean"], ""),
+        ("load", "served CV", load["served_cv"], ""),
+        ("movement", "membership changes", len(mov["changes"]), ""),
+        ("movement", "mean movement ratio", mov["mean_ratio"], ""),
+        ("movement", "max movement ratio", mov["max_ratio"], ""),
+        ("recovery", "faults", len(summary["recovery"]["faults"]), ""),
+        ("recovery", "detection (mean)", _recovery(summary, "detection", "mean"), "s"),
+        ("recovery", "  by a client's pool (mean)",
+         _recovery(summary, "client_detection", "mean"), "s"),
+        ("recovery", "  by a server's view (mean)",
+         _recovery(summary, "server_detection", "mean"), "s"),
+        ("recovery", "client convergence (max)",
+         _recovery(summary, "client_convergence", "max"), "s"),
+        ("recovery", "view convergence (max)", _recovery(summary, "view_convergence", "max"), "s"),
+        ("recovery", "last fault failure (max)", _recovery(summary, "last_failure", "max"), "s"),
+        ("recovery", "serving again (max)", _recovery(summary, "serving_again", "max"), "s"),
+        ("availability", f"max keys unavailable (r={avail['replication']})",
+         avail["max_unavailable"], "%"),
+        ("availability", "unavailable key-seconds", avail["unavailable_key_seconds"], ""),
+        ("checks", "requests conserved", summary["conservation"]["conserved"], ""),
+    ]
+    return [(section, name, format_value(value, unit)) for section, name, value, unit in rows]
+
+
+def summary_table(result: RunResult) -> str:
+    """The summary of one run as an aligned text table."""
+    rows = summary_rows(result.summary)
+    width = max(len(name) for _, name, _ in rows)
+    scenario = result.scenario
+    lines = [
+        f"scenario {scenario.name!r}  seed {result.seed}  {scenario.duration:g} s simulated  "
+        f"{scenario.cluster.servers} servers  {scenario.clients.count} clients  "
+        f"{scenario.placement.algorithm}",
+    ]
+    section = ""
+    for sec, name, value in rows:
+        if sec != section:
+            lines.append(f"{sec}")
+            section = sec
+        lines.append(f"  {name:<{width}}  {value:>12}")
+    return "\n".join(lines)
+
+
+def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    """``(metric, [formatted value per run])`` rows."""
+    per_run = [summary_rows(r.summary) for r in comparison.results]
+    names = [f"{sec}: {name.strip()}" for sec, name, _ in per_run[0]]
+    rows = []
+    for i, name in enumerate(names):
+        cells = [rows_[i][2] if i < len(rows_) else "-" for rows_ in per_run]
+        rows.append((name, cells))
+    return rows
+
+
+def comparison_table(comparison: Comparison) -> str:
+    """Runs side by side, one column per compared value."""
+    header = [str(v) for v in comparison.values]
+    rows = comparison_rows(comparison)
+    width = max(len(name) for name, _ in rows)
+    cell = max(12, *(len(h) for h in header))
+    lines = [f"{comparison.key:<{width}}  " + "  ".join(f"{h:>{cell}}" for h in header)]
+    for name, cells in rows:
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells))
+    return "\n".join(lines)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "figures need matplotlib: pip install 'consistent-ring[sim]'"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_STEPS: dict[str, Any] = {"drawstyle": "steps-pre"}
+"""Counts and latencies cover the bin that *ends* at their time."""
+_STATE: dict[str, Any] = {"drawstyle": "steps-post"}
+"""States (skew of ownership, views, availability) hold from their time on."""
+
+
+def _plain_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: f"{value:g}")
+
+
+def _fault_spans(ax: Any, result: RunResult) -> None:
+    """Shade the time each server was down; dotted lines mark membership changes."""
+    for fault in result.summary["recovery"]["faults"]:
+        end = fault["up_at"] if fault["up_at"] is not None else result.scenario.duration
+        ax.axvspan(fault["down_at"], end, color="tab:red", alpha=0.08, lw=0)
+    for change in result.summary["movement"]["changes"]:
+        ax.axvline(change["time"], color="grey", lw=0.6, ls=":")
+
+
+def plot_run(result: RunResult, directory: str | Path | None = None) -> list[Any]:
+    """Throughput/failures, latency, load skew and availability over time.
+
+    Returns the PNG paths written to ``directory``, or the figures when it is None.
+    """
+    plt = _pyplot()
+    ts = result.timeseries
+    t = ts["time"]
+    fig, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
+    interval = result.scenario.metrics.interval
+    axes[0].plot(t, ts["succeeded"] / interval, label="succeeded/s", **_STEPS)
+    axes[0].plot(t, ts["failed"] / interval, label="failed/s", **_STEPS)
+    axes[0].plot(t, ts["attempt_timeouts"] / interval, label="attempt timeouts/s", **_STEPS)
+    axes[0].plot(t, ts["retried"] / interval, label="retries/s", **_STEPS)
+    axes[0].set_ylabel("requests/s")
+    axes[0].legend(loc="upper right", fontsize="small")
+    axes[1].plot(t, ts["latency_p50"] * 1000, label="p50", **_STEPS)
+    axes[1].plot(t, ts["latency_p99"] * 1000, label="p99", **_STEPS)
+    axes[1].set_ylabel("latency (ms)")
+    axes[1].set_yscale("log")
+    axes[1].yaxis.set_major_formatter(_plain_formatter())
+    axes[1].legend(loc="upper right", fontsize="small")
+    axes[2].plot(t, ts["served_peak_to_mean"], label="served peak-to-mean", **_STEPS)
+    axes[2].plot(t, ts["keyspace_peak_to_mean"], label="key-space peak-to-mean", **_STATE)
+    axes[2].set_ylabel("load skew")
+    axes[2].legend(loc="upper right", fontsize="small")
+    axes[3].plot(t, ts["stale_views"], color="tab:orange", label="servers with a stale view",
+                 **_STATE)
+    axes[3].set_ylabel("stale views")
+    axes[3].set_xlabel("simulated time (s)")
+    unavailable = axes[3].twinx()
+    unavailable.plot(t, ts["unavailable_keys"] * 100, color="tab:purple",
+                     label="keys with no live replica (%)", **_STATE)
+    unavailable.set_ylabel("keys unavailable (%)")
+    lines = axes[3].get_lines() + unavailable.get_lines()
+    axes[3].legend(lines, [line.get_label() for line in lines], loc="upper right",
+                   fontsize="small")
+    for ax in axes:
+        _fault_spans(ax, result)
+    fig.suptitle(f"{result.scenario.name} (seed {result.seed})")
+    fig.tight_layout()
+    if directory is None:
+        return [fig]
+    path = Path(directory) / "timeseries.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def plot_comparison(comparison: Comparison, directory: str | Path | None = None) -> list[Any]:
+    """Success rate, p99 latency and served skew over time, one line per compared value."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    for value, result in zip(comparison.values, comparison.results, strict=True):
+        ts = result.timeseries
+        label = f"{comparison.key}={value}"
+        issued = ts["succeeded"] + ts["failed"]
+        ratio = ts["succeeded"] / issued.clip(min=1)
+        axes[0].plot(ts["time"], ratio, label=label, **_STEPS)
+        axes[1].plot(ts["time"], ts["latency_p99"] * 1000, label=label, **_STEPS)
+        axes[2].plot(ts["time"], ts["served_peak_to_mean"], label=label, **_STEPS)
+    axes[0].set_ylabel("success ratio")
+    axes[1].set_ylabel("p99 latency (ms)")
+    axes[1].set_yscale("log")
+    axes[1].yaxis.set_major_formatter(_plain_formatter())
+    axes[2].set_ylabel("served peak-to-mean")
+    axes[2].set_xlabel("simulated time (s)")
+    axes[0].legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    if directory is None:
+        return [fig]
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    path = Path(directory) / "compare.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,130 @@
+"""The consistent-sim command line: output, files written, one-line errors with status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.cli import ProgressBar, main
+
+SMALL = ["--set", "duration=5", "--set", "workload.rate=300"]
+
+
+def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("steady", "crash", "rolling-restart", "join", "decommission", "ring"):
+        assert name in out
+    assert main(["show", "crash"]) == 0
+    assert 'kind = "crash"' in capsys.readouterr().out
+
+
+def test_run_prints_a_table_and_writes_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["run", "crash", "--seed", "3", *SMALL, "--set", "faults.0.at=2",
+                 "--out", str(out_dir)]) == 0
+    printed = capsys.readouterr()
+    assert "requests conserved" in printed.out and "yes" in printed.out
+    assert printed.err == ""  # no progress bar when stderr is not a terminal
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["scenario"]["name"] == "crash"
+    header = (out_dir / "timeseries.csv").read_text().splitlines()[0]
+    assert header.startswith("time,issued,succeeded")
+    assert (out_dir / "timeseries_served.csv").exists()
+    assert (out_dir / "timeseries.png").stat().st_size > 1000
+
+
+def test_run_json_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "steady", *SMALL, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"]["issued"] > 0
+    assert main(["run", "steady", *SMALL, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_compare_prints_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "crash", "--algorithms", "ring,rendezvous", *SMALL,
+                 "--set", "faults.0.at=2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ring" in out.splitlines()[0] and "rendezvous" in out.splitlines()[0]
+    assert (tmp_path / "compare.png").exists()
+    data = json.loads((tmp_path / "compare.json").read_text())
+    assert [r["value"] for r in data["runs"]] == ["ring", "rendezvous"]
+    assert main(["compare", "steady", "--vary", "clients.strategy=p2c,random", *SMALL]) == 0
+    assert "clients.strategy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "missing.toml"], "does not exist"),
+        (["run", "nosuchscenario"], "no built-in scenario 'nosuchscenario'"),
+        (["run", "steady", "--set", "workload.rate=-1"], "workload.rate must be a positive"),
+        (["run", "steady", "--set", "cluster.replication=50"], "cluster.replication must be at"),
+        (["run", "steady", "--set", "workload.colour=1"], "unknown key 'workload.colour'"),
+        (["run", "steady", "--set", "nonsense"], "--set expects key=value"),
+        (["run", "steady", "--seed", "x"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+        (["compare", "steady", "--vary", "x"], "--vary expects"),
+        (["show", "nope"], "no built-in scenario 'nope'"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("consistent-sim: error: ")
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_files_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = {
+        "not_toml.toml": ("rate = = 3", "is not valid TOML"),
+        "unknown.toml": ("[workload]\nspeed = 3\n", "unknown key 'workload.speed'"),
+        "negative.toml": ("[workload]\nrate = -3\n", "workload.rate must be a positive number"),
+        "replicas.toml": ("[cluster]\nservers = 3\nreplication = 4\n", "cluster.replication"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        assert main(["run", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
+def test_python_dash_m_sim_is_the_same_command(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "nosuch"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "consistent-sim: error: no built-in scenario 'nosuch' " \
+        "(expected one of: crash, decommission, join, rolling-restart, steady)"
+    assert done.stdout == ""
+
+
+def test_progress_bar_draws_only_on_a_terminal() -> None:
+    class Tty:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, s: str) -> None:
+            self.text += s
+
+        def flush(self) -> None:
+            pass
+
+    tty = Tty()
+    bar = ProgressBar(tty)  # type: ignore[arg-type]
+    bar(30.0, 60.0)
+    assert "50.0%" in tty.text
+    bar.close()
+    assert tty.text.endswith("\r")

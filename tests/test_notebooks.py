@@ -29,7 +29,7 @@ EXPECTED = {
 
 
 def test_the_notebooks_exist() -> None:
-    assert EXPECTED <= {path.name for path in NOTEBOOKS}
+    assert {path.name for path in NOTEBOOKS} >= EXPECTED
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])

@@ -46,7 +46,7 @@ class PlacementConfig:
 
     algorithm: str = _f("ring", "algorithm", "placement algorithm (`consistent-sim list`)")
     hash: str = _f("xxh3", "hash", "key hash family: xxh3 or md5")
-    vnodes: int = _f(160, "pos_int", "virtual nodes per server (hash ring)")
+    vnodes: int = _f(160, "pos_int", "virtual nodes per server (ring, bounded)")
     options: tuple[tuple[str, Any], ...] = _f((), "table", "algorithm keyword arguments")
 
     @property

@@ -10,6 +10,11 @@ join               ``count`` new servers start and announce themselves
 decommission       announce the leave, keep serving for ``drain``, then stop
 network-delay      every hop takes ``extra`` longer for ``duration``
 =================  ============================================================
+
+A crash and the end of a decommission are final: a scenario in which a restart or a rolling
+restart would bring such a server back up afterwards is rejected when it is validated
+(:mod:`sim._scenario`), naming both faults and the server. A restart that ends before the
+crash is fine.
 """
 
 from __future__ import annotations

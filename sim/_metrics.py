@@ -14,6 +14,9 @@ Definitions (DESIGN.md, binding):
   failure the fault caused; after a restart, the time until it serves again (every live
   server's view includes it and every client's pool holds it healthy).
 * **requests are conserved**: issued = succeeded + failed + in flight.
+* **health checks**: probes clients sent to endpoints their pools had ejected (the pools'
+  backoff decides when), and how many passed or failed; the traffic that the backoff base
+  and cap trade against recovery time.
 * **data availability** with replication r: a key is unavailable while all r replicas (the
   first r nodes of its preference list over the configured members) are down.
 
@@ -187,7 +190,8 @@ class Recorder(ModelObserver):
             model.forwarded, model.attempts, model.attempt_timeouts, model.late_responses,
             model.in_flight, len(live), served_ptm, served_cv, self._keyspace_skew[0],
             self._keyspace_skew[1], self._unavailable, len(views), stale, self._extra_delay,
-            self._moved_total,
+            self._moved_total, model.health_checks_sent, model.health_checks_passed,
+            model.health_checks_failed,
         ))
         self._served_rows.append(served)
         self._latency_marks.append(len(model.latencies))
@@ -295,6 +299,15 @@ class Recorder(ModelObserver):
         if record is not None:
             record.up_at = now
             self._rejoining[node] = record
+            # A short outage may end before any view dropped the node or any client ejected
+            # it: then nothing is left to re-admit and it serves again at once. Otherwise the
+            # view and pool changes that re-admit it close the record (on_view, on_pool_change).
+            if self._views_include(node):
+                record.views_rejoined_at = now
+            name = self.model.names[node]
+            if all(Model._healthy(c.pool, name) for c in self.model.clients):
+                record.clients_rejoined_at = now
+            self._maybe_close(node, record)
         if kind == "join":
             self._recompute_replicas()
         self._update_availability(now)
@@ -371,11 +384,13 @@ class Recorder(ModelObserver):
         "attempt_timeouts", "late_responses", "in_flight", "live_servers",
         "served_peak_to_mean", "served_cv", "keyspace_peak_to_mean", "keyspace_cv",
         "unavailable_keys", "distinct_views", "stale_views", "extra_delay", "key_movement",
+        "health_checks_sent", "health_checks_passed", "health_checks_failed",
     )
     """Time-series columns; counts are per bin, the rest are values at the bin's end."""
 
     CUMULATIVE = ("issued", "succeeded", "failed", "retried", "forwarded", "attempts",
-                  "attempt_timeouts", "late_responses", "key_movement")
+                  "attempt_timeouts", "late_responses", "key_movement", "health_checks_sent",
+                  "health_checks_passed", "health_checks_failed")
 
     def finish(self, now: float) -> None:
         """Close the availability integral and the last (possibly partial) bin."""
@@ -466,6 +481,14 @@ class Recorder(ModelObserver):
                 "mean_ratio": float(np.mean(ratios)) if ratios else None,
                 "max_ratio": float(np.max(ratios)) if ratios else None,
                 "total_moved": float(sum(m.moved for m in self.movements)),
+            },
+            "health_checks": {
+                "sent": model.health_checks_sent,
+                "passed": model.health_checks_passed,
+                "failed": model.health_checks_failed,
+                "in_flight_at_end": model.health_checks_sent - model.health_checks_passed
+                - model.health_checks_failed,
+                "per_client": model.health_checks_sent / len(model.clients),
             },
             "recovery": {"faults": recovery, **_aggregate(recovery)},
             "availability": {

@@ -46,6 +46,7 @@ from consistent import NoHealthyEndpointError, PoolFullError
 from sim._config import Scenario
 from sim._engine import Engine
 from sim._membership import HeartbeatModel, View, ViewCache
+from sim._placement import ALGORITHMS
 from sim._workload import Workload
 
 __all__ = ["Attempt", "Client", "Model", "ModelObserver", "Server", "server_names"]
@@ -78,6 +79,7 @@ class Server:
         "leaving",
         "member",
         "name",
+        "placer",
         "queue",
         "up",
         "view",
@@ -92,6 +94,8 @@ class Server:
         self.leaving = False
         self.view: View | None = None
         self.homes: list[int] = []
+        #: Stateful placement (bounded loads): this server's own ring with its load counts.
+        self.placer: Any = None
         self.busy = 0
         self.concurrency = concurrency
         self.queue: deque[Attempt] = deque()
@@ -116,6 +120,7 @@ class Attempt:
         "key",
         "lost",
         "number",
+        "placer",
         "rid",
         "started",
     )
@@ -136,6 +141,8 @@ class Attempt:
         self.epoch = -1
         #: Index of the down server that lost this attempt, or -1.
         self.lost = -1
+        #: The entry's stateful placement that holds this attempt (bounded loads), or None.
+        self.placer: Any = None
 
 
 class Client:
@@ -234,6 +241,10 @@ class Model:
         self.attempt_rejections = 0
         self.late_responses = 0
         self.pending_retries = 0
+        # Health checks clients sent, and how those that completed came out.
+        self.health_checks_sent = 0
+        self.health_checks_passed = 0
+        self.health_checks_failed = 0
         self.served = [0] * total
         self.latencies = array.array("d")
 
@@ -260,6 +271,13 @@ class Model:
 
         self.retry_policy = self._make_retry_policy()
         self.clients = [self._make_client(i) for i in range(scenario.clients.count)]
+
+        # Stateful placement (bounded loads): the entry places each request when it gets
+        # there, so no decision is taken at send time, and completions release the load.
+        self.stateful = ALGORITHMS[scenario.placement.algorithm].stateful
+        self._index = {name: i for i, name in enumerate(self.names)}
+        if self.stateful:
+            self._complete = self._complete_and_release  # type: ignore[method-assign]
 
     # -- construction ------------------------------------------------------------------
 
@@ -377,8 +395,9 @@ class Model:
         hop = self._hop() if self.jitter else self.hop_delay
         arrives = now + hop
         control = self._control_times
-        if control and control[0] <= arrives:
-            # A fault or view change may come first: let the entry decide when it gets there.
+        if (control and control[0] <= arrives) or self.stateful:
+            # A fault or view change may come first, or the placement depends on the load
+            # when the request gets there: let the entry decide then.
             heappush(self._heap, (arrives, self._seq(), self._at_entry, attempt))
             return
         # Nothing can change the entry's state (up, view) before the attempt reaches it, so
@@ -398,7 +417,7 @@ class Model:
         if not server.up:
             attempt.lost = server.index
             return
-        home = server.homes[attempt.key]
+        home = self._assign(server, attempt) if self.stateful else server.homes[attempt.key]
         if home == attempt.entry or home < 0:
             self._at_home(attempt)
             return
@@ -406,6 +425,29 @@ class Model:
         attempt.home = home
         hop = self._hop() if self.jitter else self.hop_delay
         heappush(self._heap, (self.engine.now + hop, self._seq(), self._at_home, attempt))
+
+    def _assign(self, server: Server, attempt: Attempt) -> int:
+        """Place ``attempt`` by the entry's load-aware placement; hold it until released."""
+        placer = server.placer
+        if not len(placer):
+            return -1  # knows no member: serves it itself, as with a static placement
+        attempt.placer = placer
+        return self._index[placer.assign(attempt.key)]
+
+    @staticmethod
+    def _release(attempt: Attempt) -> None:
+        """Free the load ``attempt`` holds on its entry's placement (once)."""
+        placer = attempt.placer
+        if placer is not None:
+            attempt.placer = None
+            # The ring frees the key's oldest assignment: a hot key's concurrent requests
+            # are interchangeable, so per-node counts may trade places, the total never.
+            placer.release(attempt.key)
+
+    def _complete_and_release(self, attempt: Attempt) -> None:
+        if attempt.epoch == self.servers[attempt.home].epoch:
+            self._release(attempt)
+        Model._complete(self, attempt)
 
     def _service_time(self) -> float:
         i = self._service_i
@@ -488,6 +530,7 @@ class Model:
         if attempt.done:
             return
         attempt.done = True
+        self._release(attempt)
         client = attempt.client
         now = self.engine.now
         client.pool.finish(attempt.rid, self._failure, now)
@@ -516,6 +559,7 @@ class Model:
 
     def _timed_out(self, attempt: Attempt) -> None:
         attempt.done = True
+        self._release(attempt)
         now = self.engine.now
         client = attempt.client
         client.pool.finish(attempt.rid, self._timeout, now)
@@ -589,8 +633,24 @@ class Model:
 
     # -- health checks -----------------------------------------------------------------
 
+    def _next_check(self, client: Client) -> float | None:
+        """When the client's next health check not already in flight is due, or None.
+
+        A check stays due in the pool until its result is reported, so the pool's own
+        ``next_check_at`` can name a check that is in flight; polling for it would find
+        nothing to do. Those are skipped (the slow O(n) path runs only when one is due).
+        """
+        pool = client.pool
+        at = pool.next_check_at()
+        if at is None or at > self.engine.now or not client.probing:
+            return at
+        probing = client.probing
+        times = [s.next_check_at for name, s in pool.stats().items()
+                 if s.next_check_at is not None and name not in probing]
+        return min(times) if times else None
+
     def _schedule_poll(self, client: Client) -> None:
-        at = client.pool.next_check_at()
+        at = self._next_check(client)
         if at is None:
             return
         now = self.engine.now
@@ -609,16 +669,24 @@ class Model:
             if endpoint in client.probing:
                 continue
             client.probing.add(endpoint)
+            self.health_checks_sent += 1
             server = self.by_name[endpoint]
             if server.up:
                 self.engine.at(now + 2 * self._hop(), self._probe_done, (client, endpoint, True))
             else:
                 self.engine.at(now + self.scenario.clients.health_check_timeout,
                                self._probe_done, (client, endpoint, False))
+        # Keep the chain alive: checks that were not due yet (or moved later since this poll
+        # was scheduled) need their own poll, and nothing else may come to schedule it.
+        self._schedule_poll(client)
 
     def _probe_done(self, args: tuple[Client, str, bool]) -> None:
         client, endpoint, healthy = args
         client.probing.discard(endpoint)
+        if healthy:
+            self.health_checks_passed += 1
+        else:
+            self.health_checks_failed += 1
         now = self.engine.now
         pool = client.pool
         try:
@@ -633,10 +701,29 @@ class Model:
     # -- views and membership ----------------------------------------------------------
 
     def _adopt(self, server: Server, view: View) -> None:
+        if self.stateful:
+            self._update_placer(server, view)
         self.views.hold(server.view, view)
         server.view = view
         server.homes = view.homes
         self.observer.on_view(self.engine.now, server.index, view)
+
+    def _update_placer(self, server: Server, view: View) -> None:
+        """Bring the server's own stateful placement to ``view``'s members, loads kept."""
+        placer = server.placer
+        if placer is None or not view.members:
+            # Starting (or knowing no member): fresh, empty loads. Attempts placed by an
+            # earlier placer still hold it and release into it.
+            stateful: Any = view.placement  # a BoundedLoadRing: it has copy()
+            server.placer = stateful.copy()
+            return
+        old = server.view.members if server.view is not None else frozenset()
+        names = self.names
+        # Adds first, so a removal always has somewhere to re-place the requests it held.
+        for i in sorted(view.members - old):
+            placer.add(names[i])
+        for i in sorted(old - view.members):
+            placer.remove(names[i])
 
     def _change_view(self, server: Server, members: frozenset[int]) -> None:
         if server.view is not None and members == server.view.members:
@@ -667,6 +754,7 @@ class Model:
             attempt.lost = node
         server.queue.clear()
         server.busy = 0
+        server.placer = None  # in-memory load counts die with the process
         if kind == "decommission":
             server.member = False
         self.observer.on_down(now, node, kind)
@@ -697,6 +785,8 @@ class Model:
         server.leaving = False
         server.epoch += 1
         self._change_view(server, self._seed_view(node))
+        if self.stateful and server.placer is None and server.view is not None:
+            self._update_placer(server, server.view)
         self.observer.on_up(now, node, kind)
         config = self.scenario.membership
         for peer in self.servers:
@@ -747,8 +837,13 @@ class Model:
         server = self.by_name[endpoint]
         if not server.member or server.leaving:
             return
-        with contextlib.suppress(ValueError, KeyError):  # already known
+        try:
             client.pool.add(endpoint, self.engine.now)
+        except (ValueError, KeyError):
+            return  # already known
+        # A node the client (re-)learns through discovery is admitted healthy, like a
+        # passing health check: the metrics count it as re-admitted either way.
+        self.observer.on_pool_change(self.engine.now, client.index, server.index, True)
 
     def decommission(self, node: int, drain: float) -> None:
         """``node`` announces it leaves, keeps serving for ``drain`` seconds, then stops."""

@@ -1,8 +1,14 @@
 """The registry of placement algorithms a scenario can name, resolved from ``consistent``.
 
-Bounded-load hashing (``consistent.BoundedLoadRing``) is not here: its homes depend on the
-load at the moment of each request (``assign``/``release``), which the simulator's static,
-precomputed home lists do not model.
+Most algorithms are *stateless*: a key's home depends on the membership only, so each view
+precomputes every key's home. Bounded-load hashing (``bounded``, ``consistent.BoundedLoadRing``)
+is *stateful*: a request's home depends on the load at the moment it is placed. Each entry
+server keeps its own ``BoundedLoadRing`` over its view's members, as a load balancer in front
+of the cluster would: it ``assign``-s every request it receives (capacity
+``ceil((1 + eps) * m / n)`` over the ``m`` requests *it* has in flight) and ``release``-s it
+when the home completes it, or when the attempt times out or is rejected. Key-space figures
+(ownership, movement, availability) use the underlying ring, where keys go while no node is
+full.
 
 Algorithms are looked up in :mod:`consistent` by class name when a run starts, so an
 algorithm that lands in the library later plugs in without touching the simulator; one that
@@ -41,6 +47,8 @@ class Algorithm:
     description: str
     removes: bool
     options: frozenset[str] = frozenset()
+    #: Homes depend on load at placement time (``assign``/``release``), not on membership only.
+    stateful: bool = False
 
     def resolve(self) -> type[Any] | None:
         """The class in :mod:`consistent`, or ``None`` if this version does not have it."""
@@ -69,6 +77,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                   frozenset({"table_size"})),
         Algorithm("multiprobe", ("MultiProbe", "MultiProbeHash"), "multi-probe hashing", True,
                   frozenset({"probes"})),
+        Algorithm("bounded", ("BoundedLoadRing",),
+                  "hash ring with bounded loads (each entry assigns/releases requests)", True,
+                  frozenset({"eps"}), stateful=True),
     )
 }
 
@@ -94,7 +105,7 @@ def build_placement(config: PlacementConfig, nodes: Sequence[str]) -> Placement:
     kwargs: dict[str, Any] = dict(config.options)
     if config.hash != "xxh3":
         kwargs["hash"] = consistent.get_hasher(config.hash)
-    if config.algorithm == "ring":
+    if config.algorithm in ("ring", "bounded"):
         kwargs.setdefault("vnodes", config.vnodes)
     placement: Placement = cls(list(nodes), **kwargs)
     return placement

@@ -26,14 +26,18 @@ from sim._config import (
     FAULT_KINDS,
     ClientConfig,
     ClusterConfig,
+    Crash,
+    Decommission,
     MembershipConfig,
     MetricsConfig,
     NetworkConfig,
     PlacementConfig,
+    Restart,
     RollingRestart,
     Scenario,
     WorkloadConfig,
 )
+from sim._model import server_names
 from sim._placement import ALGORITHMS
 
 __all__ = [
@@ -245,11 +249,53 @@ def _cross_check(scenario: Scenario) -> None:
             )
         if fault.kind in ("crash", "restart", "rolling-restart", "decommission"):
             removes = True
+    _check_no_return_from_permanent_faults(scenario)
     if removes and not algorithm.removes:
         raise ScenarioError(
             f"placement.algorithm {algorithm.name!r} cannot remove arbitrary nodes, which this "
             f"scenario's faults need (use 'memento', 'ring' or 'rendezvous')"
         )
+
+
+def _node_number(node: int | str) -> int:
+    return node if isinstance(node, int) else int(node[1:])
+
+
+def _check_no_return_from_permanent_faults(scenario: Scenario) -> None:
+    """Reject a restart that would bring back a server a crash or decommission ended for good.
+
+    A crash (or the end of a decommission's drain) at ``t`` is final only if no restart of
+    the same server is still to bring it up at or after ``t``: a restart whose up-time comes
+    first is fine (restart, then crash). Everything is known from the fault list, so this is
+    decided here rather than silently resurrecting the server during the run.
+    """
+    ends: list[tuple[float, int, str]] = []  # (time it goes down for good, server, fault)
+    for i, fault in enumerate(scenario.faults):
+        if isinstance(fault, Crash):
+            ends.append((fault.at, _node_number(fault.node),
+                         f"faults[{i}] (crash at {fault.at:g})"))
+        elif isinstance(fault, Decommission):
+            ends.append((fault.at + fault.drain, _node_number(fault.node),
+                         f"faults[{i}] (decommission at {fault.at:g})"))
+    if not ends:
+        return
+    names = server_names(scenario.max_servers)
+    for i, fault in enumerate(scenario.faults):
+        if isinstance(fault, Restart):
+            ups = [(_node_number(fault.node), fault.at + fault.downtime)]
+        elif isinstance(fault, RollingRestart):
+            count = fault.nodes or scenario.cluster.servers
+            ups = [(k, fault.at + k * fault.pace + fault.downtime) for k in range(count)]
+        else:
+            continue
+        for node, up_at in ups:
+            for end_at, ended, what in ends:
+                if ended == node and end_at <= up_at:
+                    raise ScenarioError(
+                        f"faults[{i}] ({fault.kind}) would bring {names[node]} back up at "
+                        f"{up_at:g}, but {what} takes it down for good (a restart of it "
+                        f"must end before that)"
+                    )
 
 
 def _scenario_dir() -> Path:

@@ -1,6 +1,8 @@
 """The ``consistent-sim`` command: it parses arguments, calls :mod:`sim`, and prints.
 
 Every error is one line on stderr, ``consistent-sim: error: ...``, and exit status 2.
+The result (the summary table, or JSON with ``--json``) goes to stdout; ``--quiet`` drops
+only the progress bar and the informational lines (timing, files written).
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def _parser() -> _Parser:
         p.add_argument("--out", metavar="DIR", help="write summary.json, CSV and figures here")
         p.add_argument("--no-figures", action="store_true", help="with --out: skip figures")
         p.add_argument("--quiet", "-q", action="store_true",
-                       help="print nothing but errors (no progress bar, no table)")
+                       help="no progress bar and no informational lines (timing, files "
+                            "written); the result (table, or JSON with --json) is still "
+                            "printed")
 
     p_run = sub.add_parser("run", help="run a scenario (a built-in name or a TOML file)")
     p_run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
@@ -119,18 +123,21 @@ def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     finally:
         if bar is not None:
             bar.close()
+    # stdout carries the result; with --json it must stay parseable, so notes go to stderr.
+    info = sys.stderr if args.json else out
     if args.json:
         out.write(result.to_json())
-    elif not args.quiet:
+    else:
         out.write(result.table() + "\n")
-        perf = result.performance
-        out.write(f"({perf['events']:.0f} events in {perf['wall_seconds']:.2f} s wall: "
-                  f"{perf['events_per_second']:,.0f} events/s, "
-                  f"{perf['requests_per_second']:,.0f} requests/s)\n")
+        if not args.quiet:
+            perf = result.performance
+            info.write(f"({perf['events']:.0f} events in {perf['wall_seconds']:.2f} s wall: "
+                       f"{perf['events_per_second']:,.0f} events/s, "
+                       f"{perf['requests_per_second']:,.0f} requests/s)\n")
     if args.out:
         written = result.save(args.out, figures=not args.no_figures)
         if not args.quiet:
-            out.write("wrote " + ", ".join(str(p) for p in written) + "\n")
+            info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
 
 
@@ -150,8 +157,7 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if not args.quiet:
-        out.write(comparison.table() + "\n")
+    out.write(comparison.table() + "\n")
     if args.out:
         from pathlib import Path
 

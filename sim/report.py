@@ -59,6 +59,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     load = summary["load"]
     mov = summary["movement"]
     avail = summary["availability"]
+    checks = summary["health_checks"]
     rows: list[tuple[str, str, Any, str]] = [
         ("requests", "issued", req["issued"], ""),
         ("requests", "succeeded", req["succeeded"], ""),
@@ -91,8 +92,13 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("recovery", "view convergence (max)", _recovery(summary, "view_convergence", "max"), "s"),
         ("recovery", "last fault failure (max)", _recovery(summary, "last_failure", "max"), "s"),
         ("recovery", "serving again (max)", _recovery(summary, "serving_again", "max"), "s"),
-        ("availability", f"max keys unavailable (r={avail['replication']})",
-         avail["max_unavailable"], "%"),
+        ("health checks", "sent", checks["sent"], ""),
+        ("health checks", "passed", checks["passed"], ""),
+        ("health checks", "failed", checks["failed"], ""),
+        ("health checks", "per client", checks["per_client"], ""),
+        # r is a row of its own, not part of a label: a comparison may vary it.
+        ("availability", "replication (r)", avail["replication"], ""),
+        ("availability", "max keys with no live replica", avail["max_unavailable"], "%"),
         ("availability", "unavailable key-seconds", avail["unavailable_key_seconds"], ""),
         ("checks", "requests conserved", summary["conservation"]["conserved"], ""),
     ]
@@ -119,14 +125,25 @@ def summary_table(result: RunResult) -> str:
 
 
 def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
-    """``(metric, [formatted value per run])`` rows."""
-    per_run = [summary_rows(r.summary) for r in comparison.results]
-    names = [f"{sec}: {name.strip()}" for sec, name, _ in per_run[0]]
-    rows = []
-    for i, name in enumerate(names):
-        cells = [rows_[i][2] if i < len(rows_) else "-" for rows_ in per_run]
-        rows.append((name, cells))
-    return rows
+    """``(metric, [formatted value per run])`` rows.
+
+    Cells are matched by metric name, never by position: runs can have different rows (a
+    failure cause only one run saw), and a row's label holds no run's value.
+    """
+    per_run = [{f"{sec}: {name.strip()}": value for sec, name, value in summary_rows(r.summary)}
+               for r in comparison.results]
+    names: list[str] = []
+    for rows_ in per_run:
+        position = 0
+        for name in rows_:  # merge, keeping each run's order
+            if name in names:
+                position = names.index(name) + 1
+            else:
+                names.insert(position, name)
+                position += 1
+    # A failure cause is listed only where it occurred: elsewhere it is zero, not unknown.
+    missing = {name: "0" if name.startswith("requests: failed: ") else "-" for name in names}
+    return [(name, [rows_.get(name, missing[name]) for rows_ in per_run]) for name in names]
 
 
 def comparison_table(comparison: Comparison) -> str:

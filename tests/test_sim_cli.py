@@ -40,11 +40,60 @@ def test_run_prints_a_table_and_writes_files(
     assert (out_dir / "timeseries.png").stat().st_size > 1000
 
 
-def test_run_json_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_json_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "steady", *SMALL, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["requests"]["issued"] > 0
-    assert main(["run", "steady", *SMALL, "--quiet"]) == 0
-    assert capsys.readouterr().out == ""
+    # --quiet drops the progress bar and the informational lines, never the result.
+    assert main(["run", "steady", *SMALL, "--quiet", "--out", str(tmp_path / "q"),
+                 "--no-figures"]) == 0
+    printed = capsys.readouterr()
+    assert "requests conserved" in printed.out
+    assert "events/s" not in printed.out and "wrote" not in printed.out
+    assert printed.err == ""
+    assert (tmp_path / "q" / "summary.json").exists()
+    assert main(["run", "steady", *SMALL, "--quiet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"]["issued"] > 0
+    # Without --quiet, --json keeps stdout pure JSON: the note on files written goes to stderr.
+    assert main(["run", "steady", *SMALL, "--json", "--out", str(tmp_path / "j"),
+                 "--no-figures"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["seed"] == 1
+    assert printed.err.startswith("wrote ")
+    assert main(["compare", "steady", "--vary", "clients.strategy=p2c,random", *SMALL,
+                 "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("clients.strategy") and printed.err == ""
+
+
+def test_compare_table_matches_cells_to_their_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # Replication varies: each column shows its own r, and the crash loses keys only at r=1.
+    assert main(["compare", "crash", "--vary", "cluster.replication=1,3", "--quiet",
+                 "--set", "duration=8", "--set", "workload.rate=300",
+                 "--set", "faults.0.at=2"]) == 0
+    rows = {line[:45].strip(): line[45:].split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["availability: replication (r)"] == ["1", "3"]
+    unavailable = rows["availability: max keys with no live replica"]
+    assert unavailable[0] != "0.0%" and unavailable[1] == "0.0%"
+    assert not any("r=" in name for name in rows)
+
+
+def test_compare_rows_align_when_runs_differ_in_rows() -> None:
+    from sim import compare
+    from sim.report import summary_rows
+
+    # Only the run with a queue limit rejects requests: it has a row the other lacks.
+    comparison = compare("steady", "cluster.queue_limit", [0, 1], overrides=[
+        "duration=3", "workload.rate=3000", "cluster.concurrency=1"])
+    per_run = [{f"{sec}: {name.strip()}": value for sec, name, value in summary_rows(r.summary)}
+               for r in comparison.results]
+    assert "requests: failed: rejected" in per_run[1]
+    assert "requests: failed: rejected" not in per_run[0]
+    rows = comparison.rows()
+    for name, cells in rows:
+        for run_rows, cell in zip(per_run, cells, strict=True):
+            assert cell == run_rows.get(name, "0"), (name, cells)
+    names = [name for name, _ in rows]
+    assert names.index("requests: failed: rejected") == names.index("requests: failed") + 1
 
 
 def test_compare_prints_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -134,3 +134,37 @@ def test_unknown_keys_are_always_rejected_by_name(key: str) -> None:
         return
     with pytest.raises(ScenarioError, match=f"unknown key 'clients.{key}'"):
         parse_scenario({"clients": {key: 1}})
+
+
+_CRASH_2 = {"kind": "crash", "at": 5.0, "node": 2}
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        ([_CRASH_2, {"kind": "rolling-restart", "at": 10.0, "pace": 5.0, "downtime": 2.0}],
+         "faults[1] (rolling-restart) would bring s002 back up at 22, but faults[0] "
+         "(crash at 5) takes it down for good"),
+        ([{"kind": "restart", "at": 8.0, "node": "s002", "downtime": 4.0}, _CRASH_2],
+         "faults[0] (restart) would bring s002 back up at 12, but faults[1] (crash at 5)"),
+        ([{"kind": "decommission", "at": 3.0, "node": 2, "drain": 1.0},
+          {"kind": "restart", "at": 10.0, "node": 2}],
+         "faults[1] (restart) would bring s002 back up at 15, but faults[0] "
+         "(decommission at 3) takes it down for good"),
+    ],
+)
+def test_a_restart_cannot_bring_back_a_server_that_is_gone_for_good(
+    faults: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"duration": 60, "faults": faults})
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_restart_that_ends_before_the_crash_is_allowed() -> None:
+    scenario = parse_scenario({"duration": 60, "faults": [
+        {"kind": "restart", "at": 1.0, "node": 2, "downtime": 2.0}, _CRASH_2,
+        {"kind": "rolling-restart", "at": 10.0, "nodes": 2, "pace": 5.0},
+    ]})
+    assert [f.kind for f in scenario.faults] == ["restart", "crash", "rolling-restart"]

@@ -62,6 +62,8 @@ so pick ``M`` well above ``N**2`` where movement matters, as the paper's section
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -69,7 +71,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
-from consistent._hashing import Key, KeyHasher, Keys, get_hasher
+from consistent._hashing import Key, KeyHasher, Keys, _key_to_bytes, get_hasher
 from consistent._protocol import copy_slots, name_array
 from consistent._validate import check_count, check_name, check_weight, get_member, member_pairs
 
@@ -242,8 +244,12 @@ class Maglev:
     weights) but a membership change moves somewhat more than the optimal share of keys;
     see the module docstring for the procedure and measured figures.
 
-    Runtime complexity: lookups O(1) (one hash, one modulo, one read); ``add``/``remove``
+    Runtime complexity: lookups O(1) (one hash, one modulo, two reads); ``add``/``remove``
     rebuild the table in O(M log M).
+
+    Memory: 4 bytes per table entry (an int32 owner code, shared between the scalar and
+    the batch lookups), about 256 KiB at the default ``M = 65537``, plus O(N) for the
+    node names, weights and name hashes. ``sys.getsizeof`` reports it all.
 
     >>> m = Maglev(["a", "b", "c"], table_size=13)
     >>> m.node_for("user:42") in m
@@ -268,10 +274,10 @@ class Maglev:
 
     __slots__ = (
         "_code_table",
+        "_codes_seq",
         "_hasher",
+        "_lookup",
         "_name_array",
-        "_name_table",
-        "_name_table_list",
         "_node_hashes",
         "_nodes",
         "_size",
@@ -325,16 +331,17 @@ class Maglev:
     def _rebuild(self) -> None:
         """Recompute the table from ``_weights`` and ``_node_hashes`` (all or nothing)."""
         nodes = tuple(self._weights)
-        code_table = self._build_table(nodes)
+        # One int32 table serves both paths: ``array`` indexing gives the scalar lookup a
+        # plain Python int (no numpy scalar boxing), and numpy views the same memory.
+        codes_seq = array("i", self._build_table(nodes).tobytes())
         names = name_array(nodes)
-        name_table = names[code_table] if nodes else np.empty(0, dtype=object)
         # Commit only after everything that can fail has run.
         self._nodes = nodes
-        self._code_table = code_table
+        self._codes_seq = codes_seq
+        self._code_table: npt.NDArray[np.int32] = np.frombuffer(codes_seq, dtype=np.int32)
         self._name_array = names
-        self._name_table = name_table
-        # A list makes the scalar lookup a plain Python index: no numpy scalar boxing.
-        self._name_table_list: list[str] = name_table.tolist()
+        # Hot path: node_for unpacks everything it needs from one attribute.
+        self._lookup = (self._hasher.hash_bytes, codes_seq, nodes, self._size)
 
     def _build_table(self, nodes: tuple[str, ...]) -> npt.NDArray[np.int32]:
         if not nodes:
@@ -476,10 +483,12 @@ class Maglev:
             EmptyRingError: there are no nodes.
             TypeError, ValueError: ``key`` is not a valid key (see :mod:`consistent`).
         """
-        table = self._name_table_list
-        if not table:
+        hash_bytes, codes, nodes, size = self._lookup
+        if not nodes:
             raise self._empty()
-        return table[self._hasher.hash_key(key) % self._size]
+        # KeyHasher.hash_key inlined (str keys skip a call): this is the whole lookup.
+        data = key.encode() if type(key) is str else _key_to_bytes(key)
+        return nodes[codes[hash_bytes(data) % size]]
 
     def nodes_for(self, key: Key, n: int) -> list[str]:
         """``n`` distinct nodes for ``key``: the owners of the table entries from the key's.
@@ -502,16 +511,14 @@ class Maglev:
             EmptyRingError: there are no nodes.
             ValueError: ``n`` is not between 1 and the number of nodes.
         """
-        table = self._name_table_list
-        if not table:
+        _, codes, nodes, m = self._lookup
+        if not nodes:
             raise self._empty()
-        check_count(n, len(self._nodes))
-        m = self._size
-        start = self._hasher.hash_key(key) % m
+        check_count(n, len(nodes))
         chosen: dict[str, None] = {}
-        position = start
+        position = self._hasher.hash_key(key) % m
         while len(chosen) < n:
-            chosen.setdefault(table[position])
+            chosen.setdefault(nodes[codes[position]])
             position += 1
             if position == m:
                 position = 0
@@ -535,7 +542,7 @@ class Maglev:
         Raises:
             EmptyRingError: there are no nodes.
         """
-        homes: npt.NDArray[np.object_] = self._name_table[self._entries(keys)]
+        homes: npt.NDArray[np.object_] = self._name_array[self._code_table[self._entries(keys)]]
         return homes
 
     def lookup_codes(self, keys: Keys) -> npt.NDArray[np.int32]:
@@ -580,6 +587,28 @@ class Maglev:
 
     # -- introspection -----------------------------------------------------------------
 
+    def __getstate__(self) -> dict[str, object]:
+        # ``_code_table`` views ``_codes_seq``'s memory: pickle the array once, view it again.
+        return {slot: getattr(self, slot) for slot in self.__slots__ if slot != "_code_table"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for slot, value in state.items():
+            object.__setattr__(self, slot, value)
+        self._code_table = np.frombuffer(self._codes_seq, dtype=np.int32)
+
+    def __sizeof__(self) -> int:
+        """Bytes held: the table (4 per entry), the name array, weights and name hashes."""
+        table = self._codes_seq.itemsize * len(self._codes_seq)
+        books = sum(
+            sys.getsizeof(x)
+            for x in (self._name_array, self._weights, self._node_hashes, self._nodes)
+        )
+        hashes = sum(
+            sys.getsizeof(pair) + sys.getsizeof(pair[0]) + sys.getsizeof(pair[1])
+            for pair in self._node_hashes.values()
+        )
+        return object.__sizeof__(self) + table + books + hashes + sys.getsizeof(self._lookup)
+
     def __repr__(self) -> str:
         if all(w == 1.0 for w in self._weights.values()):
             members = repr(list(self._nodes))
@@ -601,14 +630,17 @@ class Maglev:
         assert all(math.isfinite(w) and w > 0 for w in self._weights.values())
         assert is_prime(self._size) and n < self._size
         assert self._name_array.shape == (n,)
-        if n == 0:
-            assert self._code_table.size == 0 and not self._name_table_list
-            return
-        assert self._code_table.shape == (self._size,)
+        assert self._name_array.tolist() == list(self._nodes)
+        assert self._lookup == (self._hasher.hash_bytes, self._codes_seq, self._nodes, self._size)
         assert self._code_table.dtype == np.int32
+        assert self._code_table.tolist() == self._codes_seq.tolist()
+        if n == 0:
+            assert self._code_table.size == 0
+            return
+        # the same memory, not a copy
+        assert np.shares_memory(self._code_table, np.frombuffer(self._codes_seq, np.int32))
+        assert self._code_table.shape == (self._size,)
         assert int(self._code_table.min()) >= 0 and int(self._code_table.max()) < n
-        assert self._name_table_list == [self._nodes[c] for c in self._code_table.tolist()]
-        assert self._name_table.tolist() == self._name_table_list
         counts = np.bincount(self._code_table, minlength=n)
         # Everyone takes a turn in round 1 and M > N: no node is left without an entry.
         assert int(counts.min()) >= 1

@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Final, Union
+from typing import Any, Final, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,8 @@ __all__ = ["Rendezvous"]
 NodesOrWeights = Union[Iterable[str], Mapping[str, float]]
 """Node names (all of weight 1), or a mapping of node names to weights."""
 
+_Item = TypeVar("_Item", bound=np.generic)
+
 _TWO_POW_MINUS_52: Final = 2.0**-52
 _NEAR_TIE: Final = 1.0 - 2.0**-40
 # Key x node pairs mixed per block of a batch lookup: about half a megabyte of uint64,
@@ -67,7 +69,8 @@ class Rendezvous:
     Node ``i``'s expected share of keys is ``w_i / sum(w)``; a join or leave moves only the
     keys of the node concerned. See :mod:`consistent._rendezvous` for how scores are drawn.
 
-    Runtime complexity: lookups O(n) per key; ``add``/``remove`` O(n).
+    Runtime complexity: lookups O(n) per key; construction O(n); ``add`` O(n) in C (numpy
+    appends), O(1) Python work; ``remove`` the same.
 
     >>> r = Rendezvous({"a": 1, "b": 3})
     >>> r.node_for("user:42") in r
@@ -92,7 +95,7 @@ class Rendezvous:
         "_bitflips",
         "_hash_key",
         "_hasher",
-        "_index",
+        "_members",
         "_names",
         "_nodes",
         "_seeds",
@@ -110,18 +113,23 @@ class Rendezvous:
         self._nodes: list[str] = []
         self._weights: list[float] = []
         self._seeds: list[int] = []
-        self._index: dict[str, int] = {}
-        self._names: npt.NDArray[np.object_] = np.empty(0, dtype=object)
-        self._bitflips: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
-        self._weight_array: npt.NDArray[np.float64] = np.empty(0)
-        self._uniform = True
-        self._weight_classes: list[tuple[float, list[int], itemgetter[Any]]] = []
+        self._members: set[str] = set()
         refusal = (
             "nodes_or_weights must be node names or a mapping of names to weights, "
             "got the str {value!r}"
         )
         for node, weight in member_pairs(nodes_or_weights, refusal):
-            self.add(node, weight)
+            value = self._check_new(node, weight)
+            self._members.add(node)
+            self._nodes.append(node)
+            self._weights.append(value)
+            self._seeds.append(self._hash_key(node))
+        self._names: npt.NDArray[np.object_] = name_array(self._nodes)
+        self._bitflips = np.array([mix_bitflip(s) for s in self._seeds], dtype=np.uint64)
+        self._weight_array = np.array(self._weights, dtype=np.float64)
+        self._uniform = len(set(self._weights)) <= 1
+        # Built on the first weighted scalar lookup after a change (see _classes).
+        self._weight_classes: list[tuple[float, list[int], itemgetter[Any]]] | None = None
 
     # -- membership --------------------------------------------------------------------
 
@@ -144,12 +152,12 @@ class Rendezvous:
         return len(self._nodes)
 
     def __contains__(self, node: object) -> bool:
-        return node in self._index
+        return node in self._members
 
     def add(self, node: str, weight: float = 1) -> None:
         """Add a node; only keys moving to it change home.
 
-        Runtime complexity: O(n) (lookup arrays are rebuilt).
+        Runtime complexity: O(n) in C (each lookup array grows by one), O(1) Python work.
 
         >>> r = Rendezvous(["a"])
         >>> r.add("b", weight=2)
@@ -165,21 +173,32 @@ class Rendezvous:
             ValueError: ``weight`` is not positive and finite.
             DuplicateNodeError: ``node`` is already a member.
         """
-        check_node_name(node)
-        value = check_weight(node, weight, numpy_scalars=True, expected="a positive finite number")
-        if node in self._index:
-            raise DuplicateNodeError(f"node {node!r} is already a member")
-        seed = self._hasher.hash_key(node)
-        self._index[node] = len(self._nodes)
+        value = self._check_new(node, weight)
+        seed = self._hash_key(node)
+        # The new arrays first: building them is all that can fail (memory).
+        names = _appended(self._names, node)
+        bitflips = _appended(self._bitflips, mix_bitflip(seed))
+        weight_array = _appended(self._weight_array, value)
+        self._uniform = self._uniform and (not self._weights or value == self._weights[0])
+        self._members.add(node)
         self._nodes.append(node)
         self._weights.append(value)
         self._seeds.append(seed)
-        self._rebuild()
+        self._names, self._bitflips, self._weight_array = names, bitflips, weight_array
+        self._weight_classes = None
+
+    def _check_new(self, node: str, weight: float) -> float:
+        """Check a node ``add`` would take, before anything changes; returns its weight."""
+        check_node_name(node)
+        value = check_weight(node, weight, numpy_scalars=True, expected="a positive finite number")
+        if node in self._members:
+            raise DuplicateNodeError(f"node {node!r} is already a member")
+        return value
 
     def remove(self, node: str) -> None:
         """Remove a node; only its keys move.
 
-        Runtime complexity: O(n).
+        Runtime complexity: O(n) in C (list and array deletions), O(1) Python work.
 
         >>> r = Rendezvous(["a", "b"])
         >>> r.remove("a")
@@ -191,27 +210,35 @@ class Rendezvous:
             UnknownNodeError: ``node`` is not a member.
         """
         check_node_name(node)
-        position = self._index.get(node)
-        if position is None:
+        if node not in self._members:
             raise UnknownNodeError(f"node {node!r} is not a member")
+        position = self._nodes.index(node)
+        names = np.delete(self._names, position)
+        bitflips = np.delete(self._bitflips, position)
+        weight_array = np.delete(self._weight_array, position)
+        self._members.remove(node)
         del self._nodes[position], self._weights[position], self._seeds[position]
-        self._index = {name: i for i, name in enumerate(self._nodes)}
-        self._rebuild()
+        self._names, self._bitflips, self._weight_array = names, bitflips, weight_array
+        if not self._uniform:
+            self._uniform = len(set(self._weights)) <= 1
+        self._weight_classes = None
 
-    def _rebuild(self) -> None:
-        self._names = name_array(self._nodes)
-        self._bitflips = np.array([mix_bitflip(s) for s in self._seeds], dtype=np.uint64)
-        self._weight_array = np.array(self._weights, dtype=np.float64)
-        self._uniform = len(set(self._weights)) <= 1
-        classes: dict[float, list[int]] = {}
-        for position, weight in enumerate(self._weights):
-            classes.setdefault(weight, []).append(position)
-        # (weight, its members, a C-level getter of their draws as a tuple; a single
-        # member is listed twice so that the getter still returns a tuple)
-        self._weight_classes = [
-            (weight, members, itemgetter(*members, *members[:1] * (len(members) == 1)))
-            for weight, members in classes.items()
-        ]
+    def _classes(self) -> list[tuple[float, list[int], itemgetter[Any]]]:
+        """The nodes grouped by weight, for weighted scalar lookups (built once per change).
+
+        Each group is (weight, its members' positions, a C-level getter of their draws as a
+        tuple; a single member is listed twice so that the getter still returns a tuple).
+        Built lazily: a lookup is O(n) anyway, and ``add``/``remove`` stay O(1) Python.
+        """
+        if self._weight_classes is None:
+            groups: dict[float, list[int]] = {}
+            for position, weight in enumerate(self._weights):
+                groups.setdefault(weight, []).append(position)
+            self._weight_classes = [
+                (weight, members, itemgetter(*members, *members[:1] * (len(members) == 1)))
+                for weight, members in groups.items()
+            ]
+        return self._weight_classes
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -250,7 +277,7 @@ class Rendezvous:
         # weight's best draw needs a logarithm: a few instead of one per node.
         log = math.log
         best: tuple[float, int, int] | None = None
-        for weight, members, pick in self._weight_classes:
+        for weight, members, pick in self._classes():
             candidates = pick(draws)
             v = max(candidates)
             ranked = (
@@ -376,7 +403,7 @@ class Rendezvous:
         clone._nodes = list(self._nodes)
         clone._weights = list(self._weights)
         clone._seeds = list(self._seeds)
-        clone._index = dict(self._index)
+        clone._members = set(self._members)
         return clone
 
     def __eq__(self, other: object) -> bool:
@@ -399,20 +426,31 @@ class Rendezvous:
     def _check(self) -> None:
         """Verify the internal invariants (O(n)); raise AssertionError if one fails."""
         n = len(self._nodes)
-        assert len(self._weights) == len(self._seeds) == len(self._index) == n
+        assert len(self._weights) == len(self._seeds) == len(self._members) == n
+        assert self._members == set(self._nodes)
         assert self._names.tolist() == self._nodes
+        assert self._bitflips.dtype == np.uint64 and self._bitflips.shape == (n,)
+        assert self._weight_array.dtype == np.float64 and self._weight_array.shape == (n,)
         for position, node in enumerate(self._nodes):
             assert isinstance(node, str)
-            assert self._index[node] == position
             assert self._seeds[position] == self._hasher.hash_key(node)
             assert int(self._bitflips[position]) == mix_bitflip(self._seeds[position])
             weight = self._weights[position]
             assert weight > 0 and math.isfinite(weight)
             assert self._weight_array[position] == weight
         assert self._uniform == (len(set(self._weights)) <= 1)
-        members = sorted(i for _, group, _ in self._weight_classes for i in group)
+        classes = self._classes()
+        members = sorted(i for _, group, _ in classes for i in group)
         assert members == list(range(n))
-        for weight, group, pick in self._weight_classes:
+        for weight, group, pick in classes:
             assert all(self._weights[i] == weight for i in group)
             assert set(pick(list(range(n)))) == set(group)
         assert self._hash_key == self._hasher.hash_key
+
+
+def _appended(array: npt.NDArray[_Item], value: object) -> npt.NDArray[_Item]:
+    """A new array: ``array`` followed by ``value`` (of the same dtype)."""
+    grown = np.empty(array.size + 1, dtype=array.dtype)
+    grown[:-1] = array
+    grown[-1] = value
+    return grown

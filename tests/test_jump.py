@@ -337,3 +337,52 @@ def test_copy_is_independent_and_equal() -> None:
     ring._check()
     clone._check()
     assert ring.lookup_many(list(range(50))).tolist() == [ring.node_for(k) for k in range(50)]
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        (["a", "b", "a", 3], DuplicateNodeError),
+        (["a", 3, "a"], TypeError),
+        (["a", b"x"], TypeError),
+    ],
+)
+def test_constructor_refuses_like_adding_one_by_one(
+    members: list[object], error: type[Exception]
+) -> None:
+    with pytest.raises(error) as from_constructor:
+        JumpHash(members)  # type: ignore[arg-type]
+    ring = JumpHash()
+    with pytest.raises(error) as from_add:
+        for node in members:
+            ring.add(node)  # type: ignore[arg-type]
+    assert str(from_constructor.value) == str(from_add.value)
+
+
+def test_construction_equals_adding_one_by_one() -> None:
+    names = [f"node-{i}" for i in range(1_000)]
+    built, grown = JumpHash(names), JumpHash()
+    for name in names:
+        grown.add(name)
+    built._check()
+    grown._check()
+    assert built == grown
+    keys = list(range(2_000))
+    assert built.lookup_many(keys).tolist() == grown.lookup_many(keys).tolist()
+
+
+def test_copies_grow_and_shrink_independently() -> None:
+    ring = JumpHash(["a"])
+    clone = ring.copy()
+    for i in range(20):  # past the name array's spare room: it grows, in each copy alone
+        ring.add(f"r{i}")
+        clone.add(f"c{i}")
+    for _ in range(5):
+        clone.remove(clone.nodes[-1])
+    clone.add("again")
+    ring._check()
+    clone._check()
+    for placement in (ring, clone):
+        keys = list(range(500))
+        assert placement.lookup_many(keys).tolist() == [placement.node_for(k) for k in keys]
+    assert ring.nodes[-1] == "r19" and clone.nodes[-2:] == ("c14", "again")

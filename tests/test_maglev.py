@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -302,3 +305,35 @@ def test_repr_is_valid_python() -> None:
         clone = eval(repr(m), {"Maglev": Maglev, "MD5Hasher": MD5Hasher})
         assert repr(clone) == repr(m)
         assert clone._code_table.tolist() == m._code_table.tolist()
+
+
+def test_sizeof_counts_four_bytes_per_entry_and_the_books() -> None:
+    small = Maglev(names(3))
+    assert 4 * 65537 <= sys.getsizeof(small) < 4 * 65537 + 4_000
+    big = Maglev(names(1_000), table_size=10_007)
+    assert 4 * 10_007 + 1_000 * 100 <= sys.getsizeof(big) < 4 * 10_007 + 1_000 * 400
+    assert sys.getsizeof(Maglev()) < 1_000
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=st.lists(keys_strategy, min_size=1, max_size=30))
+def test_scalar_lookups_read_the_batch_table(keys: list[object]) -> None:
+    m = Maglev({**dict.fromkeys(names(5), 1.0), "heavy": 3.0}, table_size=101)
+    homes = [m.node_for(k) for k in keys]  # type: ignore[arg-type]
+    entries = [m.hasher.hash_key(k) % 101 for k in keys]  # type: ignore[arg-type]
+    assert homes == [m.nodes[int(m._code_table[e])] for e in entries]
+    assert m.lookup_many(keys).tolist() == homes
+    assert [m.nodes_for(k, 1)[0] for k in keys] == homes  # type: ignore[arg-type]
+
+
+def test_pickle_and_deepcopy_keep_one_table() -> None:
+    m = Maglev({"a": 1, "b": 2, "c": 1}, table_size=101)
+    for clone in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        clone._check()
+        assert (
+            clone.lookup_many(list(range(300))).tolist() == m.lookup_many(list(range(300))).tolist()
+        )
+        assert [clone.node_for(k) for k in range(300)] == [m.node_for(k) for k in range(300)]
+        clone.add("d")
+        clone._check()
+    assert m.nodes == ("a", "b", "c")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from consistent import (
     UnknownNodeError,
     UnsupportedOperationError,
 )
-from consistent._multiprobe import _GAMMA, _MASK64, _mix_scalar, probe_points
+from consistent._multiprobe import _GAMMA, _MASK64, _mix_scalar, _PackedProbes, probe_points
 
 keys_strategy = st.one_of(
     st.text(max_size=20),
@@ -264,3 +266,35 @@ def test_repr_is_valid_python() -> None:
         clone = eval(repr(mp), {"MultiProbe": MultiProbe, "MD5Hasher": MD5Hasher})
         assert repr(clone) == repr(mp)
         assert clone._points_list == mp._points_list
+
+
+@pytest.mark.parametrize("probes", [1, 2, 21, 64])
+def test_packed_probes_are_the_scalar_mixer_bit_for_bit(probes: int) -> None:
+    gammas = [(i + 1) * _GAMMA & _MASK64 for i in range(probes)]
+    packed = _PackedProbes(gammas)
+    edge = [0, 1, 2**63, _MASK64, _MASK64 - _GAMMA, (-_GAMMA) & _MASK64]
+    for h in edge + RANDOM_KEYS[:300].tolist():
+        assert packed.probes(h) == tuple(_mix_scalar(h, g) for g in gammas)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 50, 2_000])
+def test_scalar_lookup_through_the_bucket_index_is_the_rule(n: int) -> None:
+    mp = MultiProbe(names(n))
+    keys = RANDOM_KEYS[:400].tolist()
+    homes = [mp.node_for(k) for k in keys]
+    if n <= 50:
+        assert homes == [brute_force_home(mp, k) for k in keys]
+    assert homes == mp.lookup_many(keys).tolist()
+    mp._check()
+
+
+def test_pickle_and_deepcopy() -> None:
+    mp = MultiProbe(names(40), probes=7)
+    keys = RANDOM_KEYS[:500].tolist()
+    for clone in (pickle.loads(pickle.dumps(mp)), copy.deepcopy(mp)):
+        clone._check()
+        assert [clone.node_for(k) for k in keys] == [mp.node_for(k) for k in keys]
+        assert clone.lookup_many(keys).tolist() == mp.lookup_many(keys).tolist()
+        clone.add("extra")
+        clone._check()
+    assert len(mp) == 40

@@ -250,3 +250,62 @@ def test_copy_is_independent_and_equal() -> None:
     ring._check()
     clone._check()
     assert ring.lookup_many(KEYS[:500]).tolist() == [ring.node_for(k) for k in KEYS[:500].tolist()]
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        (["a", "b", "a", 3], DuplicateNodeError),
+        (["a", 3, "a"], TypeError),
+        ({"a": 1, "b": -1, "c": "x"}, ValueError),
+        ({"a": 1, "b": "x", "c": -1}, TypeError),
+    ],
+)
+def test_constructor_refuses_like_adding_one_by_one(
+    members: list[object] | dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error) as from_constructor:
+        Rendezvous(members)  # type: ignore[arg-type]
+    ring = Rendezvous()
+    pairs = members.items() if isinstance(members, dict) else [(m, 1) for m in members]
+    with pytest.raises(error) as from_add:
+        for node, weight in pairs:
+            ring.add(node, weight)  # type: ignore[arg-type]
+    assert str(from_constructor.value) == str(from_add.value)
+
+
+@pytest.mark.parametrize("spec", [[f"node-{i}" for i in range(300)], WEIGHTS])
+def test_construction_equals_adding_one_by_one(spec: list[str] | dict[str, float]) -> None:
+    built, grown = Rendezvous(spec), Rendezvous()
+    for node, weight in spec.items() if isinstance(spec, dict) else [(n, 1) for n in spec]:
+        grown.add(node, weight)
+    built._check()
+    grown._check()
+    assert built == grown
+    assert (built.lookup_codes(KEYS[:5_000]) == grown.lookup_codes(KEYS[:5_000])).all()
+    assert [built.node_for(k) for k in MIXED_KEYS] == [grown.node_for(k) for k in MIXED_KEYS]
+
+
+def test_changes_keep_lookups_equal_to_a_fresh_instance() -> None:
+    """add/remove update the arrays and drop the weight groups; scalar (weighted and
+    uniform) and batch lookups must then agree with an instance built from scratch."""
+    rng = np.random.default_rng(3)
+    ring = Rendezvous()
+    for step in range(120):
+        if len(ring) > 1 and rng.random() < 0.4:
+            ring.remove(ring.nodes[int(rng.integers(len(ring)))])
+        else:
+            ring.add(f"n{step}", float(rng.choice([1.0, 1.0, 2.0, 0.5])))
+        if step % 10 == 0:
+            ring._check()
+            fresh = Rendezvous(ring.weights)
+            assert (ring.lookup_codes(KEYS[:3_000]) == fresh.lookup_codes(KEYS[:3_000])).all()
+            assert [ring.node_for(k) for k in MIXED_KEYS] == [fresh.node_for(k) for k in MIXED_KEYS]
+    uniform = Rendezvous({"a": 2, "b": 1})
+    uniform.remove("a")
+    uniform.add("c", 1)
+    uniform._check()
+    assert uniform._uniform
+    assert [uniform.node_for(k) for k in MIXED_KEYS] == [
+        Rendezvous(["b", "c"]).node_for(k) for k in MIXED_KEYS
+    ]

@@ -843,12 +843,28 @@ class Pool:
         due.sort(key=_check_order)
         return [e.name for e in due]
 
-    def next_check_at(self) -> float | None:
+    def next_check_at(self, exclude: Collection[str] = ()) -> float | None:
         """When the earliest health check is due, or ``None`` if no endpoint is ejected.
 
+        ``exclude`` names endpoints to leave out: a caller running checks concurrently
+        passes those in flight, whose checks stay due until their results are reported.
+
         Runtime complexity: O(n).
+
+        >>> pool = Pool(["a", "b"], rng=random.Random(0),
+        ...             health_check_backoff=ExponentialBackoff(base=2, jitter="none"))
+        >>> pool.finish(pool.start("a", 1.0), "failure", 1.0)
+        >>> pool.next_check_at(), pool.next_check_at(exclude={"a"})
+        (3.0, None)
         """
-        times = [e.next_check for e in self._by_name.values() if e.next_check is not None]
+        if exclude:
+            times = [
+                e.next_check
+                for e in self._by_name.values()
+                if e.next_check is not None and e.name not in exclude
+            ]
+        else:
+            times = [e.next_check for e in self._by_name.values() if e.next_check is not None]
         return min(times) if times else None
 
     def report_check(self, endpoint: str, healthy: bool, now: float) -> None:

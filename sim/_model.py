@@ -637,17 +637,10 @@ class Model:
         """When the client's next health check not already in flight is due, or None.
 
         A check stays due in the pool until its result is reported, so the pool's own
-        ``next_check_at`` can name a check that is in flight; polling for it would find
-        nothing to do. Those are skipped (the slow O(n) path runs only when one is due).
+        earliest due time can name a check that is in flight; polling for it would find
+        nothing to do, so those in flight are excluded.
         """
-        pool = client.pool
-        at = pool.next_check_at()
-        if at is None or at > self.engine.now or not client.probing:
-            return at
-        probing = client.probing
-        times = [s.next_check_at for name, s in pool.stats().items()
-                 if s.next_check_at is not None and name not in probing]
-        return min(times) if times else None
+        return client.pool.next_check_at(client.probing)
 
     def _schedule_poll(self, client: Client) -> None:
         at = self._next_check(client)

@@ -301,11 +301,11 @@ class Maglev:
             "got {kind} {value!r}",
             refuse=(str, bytes),
         )
-        items = [(check_name(name), weight) for name, weight in members]
         weights: dict[str, float] = {}
-        for name, weight in items:
+        for node, weight in members:  # checked in order, exactly as add() checks them
+            name = check_name(node)
             if name in weights:
-                raise DuplicateNodeError(f"node {name!r} is listed twice")
+                raise DuplicateNodeError(f"node {name!r} is already a member")
             weights[name] = check_weight(name, weight)
         self._check_room(len(weights))
         self._weights = weights

@@ -195,13 +195,13 @@ class MultiProbe:
         members = member_pairs(
             nodes, "nodes must be an iterable of names, got {kind} {value!r}", refuse=(str, bytes)
         )
-        items = [(check_name(name), weight) for name, weight in members]
         point_of: dict[str, int] = {}
         owner: dict[int, str] = {}
-        for name, weight in items:
+        for node, weight in members:  # checked in order, exactly as add() checks them
+            name = check_name(node)
             _check_weight(weight, name)
             if name in point_of:
-                raise DuplicateNodeError(f"node {name!r} is listed twice")
+                raise DuplicateNodeError(f"node {name!r} is already a member")
             point = self._hasher.hash_key(name)
             if point in owner:
                 raise self._collision(name, owner[point])

@@ -143,13 +143,7 @@ class HashRing:
         ring._ketama = True
         ring._key_hash = ring._make_key_hash()
         ring._init_empty(32)
-        members = _normalise_members(nodes)
-        for name, weight in members:
-            if int(weight) != weight:
-                raise ValueError(
-                    f"ketama weights must be positive integers, got {weight!r} for node {name!r}"
-                )
-        ring._add_many(members)
+        ring._add_many(_normalise_members(nodes))
         return ring
 
     # ------------------------------------------------------------------ state
@@ -352,13 +346,19 @@ class HashRing:
         self._slot_of = {name: i for i, name in enumerate(self._nodes)}
         self._install(hashes, remap[codes])
 
-    def _add_many(self, members: list[tuple[str, float]]) -> None:
+    def _add_many(self, members: list[tuple[str, object]]) -> None:
+        """Add members in order, each checked as :meth:`add` checks it; all or nothing."""
         weights = dict(self._weights)
         added = []
-        for name, weight in members:
+        for node, weight in members:
+            name = _validate_name(node)
             if name in weights:
                 raise DuplicateNodeError(f"node {name!r} is already in the ring")
-            weights[name] = weight
+            weights[name] = check_weight(name, weight)
+            if self._ketama and int(weights[name]) != weights[name]:
+                raise ValueError(
+                    f"ketama weights must be positive integers, got {weight!r} for node {name!r}"
+                )
             added.append(name)
         if added:
             self._apply(weights, added, [], [])
@@ -378,11 +378,7 @@ class HashRing:
             ValueError: ``weight`` is not positive.
             DuplicateNodeError: ``node`` is already in the ring.
         """
-        name = _validate_name(node)
-        w = check_weight(name, weight)
-        if self._ketama and int(w) != w:
-            raise ValueError(f"ketama weights must be positive integers, got {weight!r}")
-        self._add_many([(name, w)])
+        self._add_many([(node, weight)])
 
     def remove(self, node: str) -> None:
         """Remove a node; only its keys move, each to the next point clockwise.
@@ -810,11 +806,9 @@ class HashRing:
             assert first[b] == bisect_left(self._seq, b << shift, 0, n), f"bucket {b}"
 
 
-def _normalise_members(nodes: Iterable[str] | Mapping[str, float]) -> list[tuple[str, float]]:
+def _normalise_members(nodes: Iterable[str] | Mapping[str, float]) -> list[tuple[str, object]]:
     refusal = "nodes must be an iterable of names or a mapping, got the str {value!r}"
-    members = member_pairs(nodes, refusal)
-    items = [(_validate_name(name), weight) for name, weight in members]
-    return [(name, check_weight(name, weight)) for name, weight in items]
+    return list(member_pairs(nodes, refusal))
 
 
 def _shrink_mask(

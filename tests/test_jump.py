@@ -339,38 +339,6 @@ def test_copy_is_independent_and_equal() -> None:
     assert ring.lookup_many(list(range(50))).tolist() == [ring.node_for(k) for k in range(50)]
 
 
-@pytest.mark.parametrize(
-    ("members", "error"),
-    [
-        (["a", "b", "a", 3], DuplicateNodeError),
-        (["a", 3, "a"], TypeError),
-        (["a", b"x"], TypeError),
-    ],
-)
-def test_constructor_refuses_like_adding_one_by_one(
-    members: list[object], error: type[Exception]
-) -> None:
-    with pytest.raises(error) as from_constructor:
-        JumpHash(members)  # type: ignore[arg-type]
-    ring = JumpHash()
-    with pytest.raises(error) as from_add:
-        for node in members:
-            ring.add(node)  # type: ignore[arg-type]
-    assert str(from_constructor.value) == str(from_add.value)
-
-
-def test_construction_equals_adding_one_by_one() -> None:
-    names = [f"node-{i}" for i in range(1_000)]
-    built, grown = JumpHash(names), JumpHash()
-    for name in names:
-        grown.add(name)
-    built._check()
-    grown._check()
-    assert built == grown
-    keys = list(range(2_000))
-    assert built.lookup_many(keys).tolist() == grown.lookup_many(keys).tolist()
-
-
 def test_copies_grow_and_shrink_independently() -> None:
     ring = JumpHash(["a"])
     clone = ring.copy()

@@ -267,7 +267,7 @@ def test_bad_members_and_failed_mutations_change_nothing() -> None:
         Maglev([1])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="iterable of names"):
         Maglev("abc")
-    with pytest.raises(DuplicateNodeError, match="'a' is listed twice"):
+    with pytest.raises(DuplicateNodeError, match="'a' is already a member"):
         Maglev(["a", "a"])
     with pytest.raises(ValueError, match="weight must be a positive number, got -1 for node 'a'"):
         Maglev({"a": -1})

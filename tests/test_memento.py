@@ -307,37 +307,6 @@ def test_copy_is_independent_and_equal() -> None:
     assert homes(ring)[:300].tolist() == [ring.node_for(k) for k in KEYS[:300].tolist()]
 
 
-@pytest.mark.parametrize(
-    ("members", "error"),
-    [
-        (["a", "b", "a", 3], DuplicateNodeError),
-        (["a", 3, "a"], TypeError),
-        (["a", b"x"], TypeError),
-    ],
-)
-def test_constructor_refuses_like_adding_one_by_one(
-    members: list[object], error: type[Exception]
-) -> None:
-    with pytest.raises(error) as from_constructor:
-        MementoHash(members)  # type: ignore[arg-type]
-    ring = MementoHash()
-    with pytest.raises(error) as from_add:
-        for node in members:
-            ring.add(node)  # type: ignore[arg-type]
-    assert str(from_constructor.value) == str(from_add.value)
-
-
-def test_construction_equals_adding_one_by_one() -> None:
-    names = [f"node-{i}" for i in range(1_000)]
-    built, grown = MementoHash(names), MementoHash()
-    for name in names:
-        grown.add(name)
-    built._check()
-    grown._check()
-    assert built == grown
-    assert (built.lookup_codes(KEYS) == grown.lookup_codes(KEYS)).all()
-
-
 def test_in_place_caches_match_a_rebuilt_ring_and_copies_stay_apart() -> None:
     """add/remove update the batch caches in place; a ring rebuilt from its repr has
     caches built from scratch, so the two must agree after any sequence of changes."""

@@ -227,7 +227,7 @@ def test_empty_lookups_raise() -> None:
 def test_bad_members_and_failed_mutations_change_nothing() -> None:
     with pytest.raises(TypeError, match="node name must be a str, got bytes"):
         MultiProbe([b"a"])  # type: ignore[list-item]
-    with pytest.raises(DuplicateNodeError, match="'a' is listed twice"):
+    with pytest.raises(DuplicateNodeError, match="'a' is already a member"):
         MultiProbe(["a", "a"])
     mp = MultiProbe(["a", "b", "c"])
     snapshot = (repr(mp), mp._points_list[:], mp.lookup_many(RANDOM_KEYS[:1000]).tolist())

@@ -1,0 +1,193 @@
+"""Every placement algorithm against the Placement protocol's shared guarantees.
+
+Algorithm-specific properties (balance bands, paper vectors, movement bounds) live in each
+algorithm's own test module; this one holds what the protocol promises for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import consistent
+from consistent import (
+    BoundedLoadRing,
+    DuplicateNodeError,
+    EmptyRingError,
+    HashRing,
+    JumpHash,
+    Maglev,
+    MementoHash,
+    MultiProbe,
+    Placement,
+    Rendezvous,
+    UnknownNodeError,
+)
+
+Factory = Callable[[Iterable[str]], Any]
+FACTORIES: dict[str, Factory] = {
+    "HashRing": lambda nodes: HashRing(nodes, vnodes=20),
+    "JumpHash": JumpHash,
+    "MementoHash": MementoHash,
+    "Rendezvous": Rendezvous,
+    "Maglev": lambda nodes: Maglev(nodes, table_size=1009),
+    "MultiProbe": MultiProbe,
+    "BoundedLoadRing": lambda nodes: BoundedLoadRing(nodes, vnodes=20),
+}
+# Algorithms whose joins move keys only onto the newcomer (Maglev and bounded loads do not
+# promise it; their movement is measured and bounded in their own tests).
+MINIMAL_ON_JOIN = ["HashRing", "JumpHash", "MementoHash", "Rendezvous", "MultiProbe"]
+KEYS = np.arange(5_000, dtype=np.uint64)
+NODES = [f"node-{i}" for i in range(7)]
+keys = st.one_of(st.text(max_size=10), st.binary(max_size=10), st.integers(0, 2**64 - 1))
+algorithms = pytest.mark.parametrize("name", list(FACTORIES))
+
+
+def build(name: str, nodes: Iterable[str] = NODES) -> Any:
+    return FACTORIES[name](list(nodes))
+
+
+def snapshot(placement: Any) -> tuple[Any, ...]:
+    return (placement.nodes, placement.lookup_codes(KEYS).tolist(), placement.ownership())
+
+
+@algorithms
+def test_implements_the_protocol(name: str) -> None:
+    placement = build(name)
+    assert isinstance(placement, Placement)
+    assert placement.nodes == tuple(NODES) and len(placement) == len(NODES)
+    assert "node-3" in placement and "nope" not in placement
+    assert name in consistent.__all__
+
+
+@algorithms
+def test_empty_placements_raise_empty_ring_error(name: str) -> None:
+    placement = build(name, [])
+    for call in (
+        lambda: placement.node_for("k"),
+        lambda: placement.nodes_for("k", 1),
+        lambda: placement.lookup_many(["k"]),
+        lambda: placement.lookup_codes([1]),
+    ):
+        with pytest.raises(EmptyRingError):
+            call()
+
+
+@algorithms
+@given(batch=st.lists(keys, min_size=1, max_size=30))
+@settings(max_examples=25, deadline=None)
+def test_scalar_equals_batch_and_codes_index_nodes(name: str, batch: list[Any]) -> None:
+    placement = build(name)
+    homes = [placement.node_for(k) for k in batch]
+    assert placement.lookup_many(batch).tolist() == homes
+    assert [placement.nodes[c] for c in placement.lookup_codes(batch)] == homes
+
+
+@algorithms
+@given(key=keys)
+@settings(max_examples=25, deadline=None)
+def test_preference_lists_are_distinct_prefixes_with_home_first(name: str, key: Any) -> None:
+    placement = build(name)
+    full = placement.nodes_for(key, len(NODES))
+    assert sorted(full) == sorted(NODES)
+    assert full[0] == placement.node_for(key)
+    for n in (1, 3):
+        assert placement.nodes_for(key, n) == full[:n]
+    for bad in (0, len(NODES) + 1):
+        with pytest.raises(ValueError, match=str(bad)):
+            placement.nodes_for(key, bad)
+
+
+@algorithms
+def test_same_members_same_answers(name: str) -> None:
+    assert snapshot(build(name)) == snapshot(build(name))
+
+
+@algorithms
+def test_ownership_is_a_distribution_over_the_members(name: str) -> None:
+    shares = build(name).ownership()
+    assert set(shares) == set(NODES)
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)
+    assert all(s > 0 for s in shares.values())
+
+
+@algorithms
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        (["a", "b", "a", 3], DuplicateNodeError),
+        (["a", 3, "a"], TypeError),
+        (["a", b"x"], TypeError),
+    ],
+)
+def test_constructor_refuses_like_adding_one_by_one(
+    name: str, members: list[object], error: type[Exception]
+) -> None:
+    with pytest.raises(error) as from_constructor:
+        build(name, members)  # type: ignore[arg-type]
+    grown = build(name, [])
+    with pytest.raises(error) as from_add:
+        for node in members:
+            grown.add(node)
+    assert str(from_constructor.value) == str(from_add.value)
+
+
+@algorithms
+def test_construction_equals_adding_one_by_one(name: str) -> None:
+    names = [f"n{i}" for i in range(60)]
+    built, grown = build(name, names), build(name, [])
+    for node in names:
+        grown.add(node)
+    built._check()
+    grown._check()
+    assert snapshot(built) == snapshot(grown)
+
+
+@algorithms
+def test_failed_mutations_change_nothing(name: str) -> None:
+    placement = build(name)
+    before = snapshot(placement)
+    with pytest.raises(DuplicateNodeError):
+        placement.add("node-2")
+    with pytest.raises(UnknownNodeError):
+        placement.remove("nope")
+    with pytest.raises(TypeError):
+        placement.add(42)
+    assert snapshot(placement) == before
+    placement._check()
+
+
+@algorithms
+def test_copies_are_independent(name: str) -> None:
+    placement = build(name)
+    before = snapshot(placement)
+    clone = placement.copy()
+    clone.add("extra")
+    assert snapshot(placement) == before
+    assert "extra" in clone and "extra" not in placement
+    clone._check()
+    placement._check()
+
+
+@pytest.mark.parametrize("name", MINIMAL_ON_JOIN)
+def test_a_join_moves_keys_only_onto_the_newcomer(name: str) -> None:
+    before = build(name)
+    after = before.copy()
+    after.add("newcomer")
+    a, b = before.lookup_many(KEYS), after.lookup_many(KEYS)
+    moved = a != b
+    assert set(b[moved].tolist()) <= {"newcomer"}
+    assert moved.any()
+
+
+@algorithms
+def test_repr_rebuilds_an_equivalent_placement(name: str) -> None:
+    placement = build(name)
+    namespace = {n: getattr(consistent, n) for n in consistent.__all__}
+    rebuilt = eval(repr(placement), namespace)
+    assert snapshot(rebuilt) == snapshot(placement)

@@ -5,7 +5,9 @@ Theory of operation
 Every placement algorithm starts from the same step, defined once here. A key is a
 ``str``, ``bytes`` or ``int`` (numpy integer scalars are accepted as ints):
 
-* ``str`` is hashed as its UTF-8 encoding, so ``"a"`` and ``b"a"`` are the same key;
+* ``str`` is hashed as its UTF-8 encoding, so ``"a"`` and ``b"a"`` are the same key; a
+  str with no UTF-8 encoding (one holding a lone surrogate such as ``"\\ud800"``) raises
+  :class:`ValueError` naming the key;
 * ``bytes`` (and ``bytearray``/``memoryview``) are hashed as they are;
 * ``int`` must lie in ``[-2**63, 2**64)`` and is encoded as the 8 little-endian bytes of its
   value modulo ``2**64`` (two's complement for negatives). So ``-1`` and ``2**64 - 1`` are
@@ -27,6 +29,16 @@ A :class:`KeyHasher` turns those bytes into 64 bits. Three families ship:
   enough for that: it is not a PRF.
 
 The scalar and batch forms agree for every key type: ``hash_key(k) == hash_keys([k])[0]``.
+
+.. warning:: **Binary keys in numpy ``S`` arrays lose their trailing NUL bytes.**
+   A fixed-width bytes array (dtype ``S``, e.g. ``np.array([b"a\\x00"])``) cannot
+   represent trailing ``b"\\x00"`` bytes: numpy strips them when it hands the items back,
+   so ``b"a\\x00"`` in such an array is hashed as ``b"a"`` and ``lookup_many`` disagrees
+   with ``node_for(b"a\\x00")``. This is numpy's representation, not something the
+   library can undo. For binary keys that may end in NUL bytes, pass a ``list`` of
+   ``bytes`` or an ``object`` array (``np.array(keys, dtype=object)``), which keep every
+   byte. ``U`` (str) arrays drop trailing ``"\\x00"`` characters the same way.
+
 Nothing here uses the built-in ``hash()``, which is salted per process.
 """
 
@@ -78,11 +90,32 @@ def _int_to_bytes(key: int) -> bytes:
     return (key & _MASK64).to_bytes(8, "little")
 
 
+def unencodable_key(key: str) -> ValueError:
+    """The error for a str key with no UTF-8 encoding (a lone surrogate such as ``"\\ud800"``).
+
+    Lookups catch :class:`UnicodeEncodeError` around ``key.encode()`` (free when nothing is
+    raised) and raise this instead, naming the key.
+    """
+    try:
+        key.encode()
+    except UnicodeEncodeError as error:
+        detail = f"{error.reason} at index {error.start}"
+    else:  # pragma: no cover - only called for keys that failed to encode
+        detail = "unencodable"
+    return ValueError(
+        f"str key {key!r} cannot be hashed: str keys are hashed as their UTF-8 encoding, "
+        f"and this one has none ({detail}); pass bytes to hash other encodings"
+    )
+
+
 def _key_to_bytes(key: object) -> bytes:
     """The bytes a key is hashed as (see the module's theory of operation)."""
     kind = type(key)
     if kind is str:
-        return key.encode()  # type: ignore[attr-defined, no-any-return]
+        try:
+            return key.encode()  # type: ignore[attr-defined, no-any-return]
+        except UnicodeEncodeError:
+            raise unencodable_key(key) from None  # type: ignore[arg-type]
     if kind is bytes:
         return key  # type: ignore[return-value]
     if kind is int:
@@ -91,8 +124,13 @@ def _key_to_bytes(key: object) -> bytes:
         return bytes(key)
     if isinstance(key, np.integer):
         return _int_to_bytes(int(key))
-    if isinstance(key, (str, bytes)):  # subclasses
-        return key.encode() if isinstance(key, str) else bytes(key)
+    if isinstance(key, str):  # subclasses
+        try:
+            return key.encode()
+        except UnicodeEncodeError:
+            raise unencodable_key(key) from None
+    if isinstance(key, bytes):
+        return bytes(key)
     if isinstance(key, int) and not isinstance(key, bool):
         return _int_to_bytes(int(key))
     raise TypeError(f"key must be str, bytes or int, got {type(key).__name__}: {key!r}")
@@ -118,7 +156,8 @@ class KeyHasher:
 
         Raises:
             TypeError: the key is not str, bytes or int.
-            ValueError: an int key outside ``[-2**63, 2**64)``.
+            ValueError: an int key outside ``[-2**63, 2**64)``, or a str key with no UTF-8
+                encoding (a lone surrogate).
         """
         return self.hash_bytes(_key_to_bytes(key))
 
@@ -155,13 +194,20 @@ class KeyHasher:
         Runtime complexity: O(total key length). Integer arrays are hashed without per-key
         Python work by :class:`XXH3Hasher`; strings and bytes cost one C call per key.
 
+        Warning: a numpy fixed-width bytes array (dtype ``S``) has already lost its items'
+        trailing NUL bytes (numpy's representation: ``np.array([b"a\\x00"])[0] == b"a"``),
+        so those keys hash as if the NULs were absent and disagree with :meth:`hash_key`
+        on the original bytes. Pass binary keys as a ``list`` of ``bytes`` or an
+        ``object`` array to keep every byte. (``U`` arrays drop trailing ``"\\x00"`` too.)
+
         >>> h = XXH3Hasher()
         >>> bool(h.hash_keys(["a", b"a", 7])[2] == h.hash_key(7))
         True
 
         Raises:
             TypeError: an element is not a key, or the array's dtype cannot hold keys.
-            ValueError: an int key outside ``[-2**63, 2**64)``.
+            ValueError: an int key outside ``[-2**63, 2**64)``, or a str key with no UTF-8
+                encoding (a lone surrogate).
         """
         if isinstance(keys, np.ndarray):
             return self._hash_array(keys)
@@ -174,7 +220,12 @@ class KeyHasher:
             return self.hash_uint64(_ints_to_uint64(keys))
         hb = self.hash_bytes
         if kinds == {str}:
-            return np.fromiter(map(hb, map(str.encode, keys)), dtype=np.uint64, count=len(keys))
+            try:
+                return np.fromiter(map(hb, map(str.encode, keys)), dtype=np.uint64, count=len(keys))
+            except UnicodeEncodeError:
+                for key in keys:
+                    _key_to_bytes(key)  # raises the scalar path's error for the first bad key
+                raise
         if kinds == {bytes}:
             return np.fromiter(map(hb, keys), dtype=np.uint64, count=len(keys))
         return np.fromiter(map(hb, map(_key_to_bytes, keys)), dtype=np.uint64, count=len(keys))
@@ -187,7 +238,7 @@ class KeyHasher:
             return self.hash_uint64(keys.astype(np.uint64, copy=False))
         if kind in "USO":
             # numpy's S dtype has already dropped trailing NUL bytes; that is numpy's
-            # representation, documented in the module docstring of the batch form.
+            # representation, documented in the module docstring and in hash_keys.
             return self.hash_keys(keys.tolist())
         raise TypeError(
             f"keys array must have an integer, bytes (S), str (U) or object dtype, "
@@ -239,8 +290,10 @@ class XXH3Hasher(KeyHasher):
     def node_points(
         self, names: list[str], starts: list[int], stops: list[int]
     ) -> npt.NDArray[np.uint64]:
-        """Ring positions: point ``i`` of ``name`` is xxh3-64 of ``i`` (8 bytes, little-endian)
-        seeded with this hasher's hash of ``name``.
+        """Ring positions of the nodes' points, derived in one vectorised pass.
+
+        Point ``i`` of ``name`` is xxh3-64 of ``i`` (8 bytes, little-endian) seeded with
+        this hasher's hash of ``name``.
 
         Equivalent to ``XXH3Hasher(seed=self.hash_key(name)).hash_key(i)``, computed for all
         points of all nodes in one vectorised pass, so building a 1,000-node ring costs
@@ -383,6 +436,16 @@ def hash_keys(keys: Keys, hasher: KeyHasher = _DEFAULT) -> npt.NDArray[np.uint64
 
     ``hash_keys([k])[0] == hash_key(k)`` for every key. See :meth:`KeyHasher.hash_keys`.
 
+    Warning: numpy fixed-width bytes arrays (dtype ``S``) cannot hold trailing NUL bytes:
+    ``np.array([b"a\\x00"])`` holds ``b"a"``, so its hash differs from
+    ``hash_key(b"a\\x00")``. Pass binary keys as a ``list`` or an ``object`` array.
+
     Runtime complexity: O(total key length); integer arrays are fully vectorised.
+
+    >>> keys = [b"a\\x00"]
+    >>> bool(hash_keys(keys)[0] == hash_key(b"a\\x00"))
+    True
+    >>> bool(hash_keys(np.array(keys))[0] == hash_key(b"a"))  # dtype S dropped the NUL
+    True
     """
     return hasher.hash_keys(keys)

@@ -31,7 +31,7 @@ where keys really go when nodes fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Final, TypeVar
 
@@ -372,23 +372,30 @@ class JumpHash:
     JumpHash(['a', 'b', 'c'])
 
     Args:
-        nodes: initial node names, in bucket order.
+        nodes: initial node names, in bucket order (a mapping of name to weight is
+            accepted if every weight is 1).
         hash: a hash family name (``"xxh3"``, ``"md5"``) or a
             :class:`~consistent.KeyHasher`; xxh3 by default.
 
     Raises:
-        TypeError: a node name is not a str.
+        TypeError: a node name is not a str, or a weight not a number.
         DuplicateNodeError: a node name is repeated.
+        UnsupportedOperationError: a weight is not 1 (use Rendezvous or HashRing).
     """
 
     __slots__ = ("_hash_key", "_hasher", "_index", "_names", "_nodes")
 
-    def __init__(self, nodes: Iterable[str] = (), *, hash: str | KeyHasher | None = None) -> None:
+    def __init__(
+        self,
+        nodes: Iterable[str] | Mapping[str, float] = (),
+        *,
+        hash: str | KeyHasher | None = None,
+    ) -> None:
         self._hasher = get_hasher(hash)
         self._hash_key = self._hasher.hash_key
         self._nodes: list[str] = []
         self._index: dict[str, int] = {}
-        for node, weight in member_pairs(nodes, NODES_REFUSAL, weights=False):
+        for node, weight in member_pairs(nodes, NODES_REFUSAL):
             self._check_new(node, weight)
             self._index[node] = len(self._nodes)
             self._nodes.append(node)
@@ -592,7 +599,7 @@ class JumpHash:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        suffix = "" if self._hasher is get_hasher(None) else f", hash={self._hasher!r}"
+        suffix = "" if self._hasher == get_hasher(None) else f", hash={self._hasher!r}"
         return f"{type(self).__name__}({self._nodes!r}{suffix})"
 
     def _check(self) -> None:

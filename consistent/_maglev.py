@@ -71,7 +71,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
-from consistent._hashing import Key, KeyHasher, Keys, _key_to_bytes, get_hasher
+from consistent._hashing import Key, KeyHasher, Keys, _key_to_bytes, get_hasher, unencodable_key
 from consistent._protocol import copy_slots, name_array
 from consistent._validate import check_count, check_name, check_weight, get_member, member_pairs
 
@@ -487,11 +487,14 @@ class Maglev:
         if not nodes:
             raise self._empty()
         # KeyHasher.hash_key inlined (str keys skip a call): this is the whole lookup.
-        data = key.encode() if type(key) is str else _key_to_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else _key_to_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key(key) from None  # type: ignore[arg-type]
         return nodes[codes[hash_bytes(data) % size]]
 
     def nodes_for(self, key: Key, n: int) -> list[str]:
-        """``n`` distinct nodes for ``key``: the owners of the table entries from the key's.
+        """``n`` distinct nodes for ``key``: owners of the table entries from the key's onwards.
 
         The preference list walks the table from ``hash(key) mod M`` onwards (wrapping) and
         keeps each node the first time it appears, so the home comes first and the rest is a

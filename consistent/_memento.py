@@ -33,7 +33,7 @@ restore them in the reverse order of removal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import numpy as np
@@ -87,13 +87,15 @@ class MementoHash:
     MementoHash.from_state(['a', None, 'c'], removed=[1])
 
     Args:
-        nodes: initial node names.
+        nodes: initial node names (a mapping of name to weight is accepted if every
+            weight is 1).
         hash: a hash family name (``"xxh3"``, ``"md5"``) or a
             :class:`~consistent.KeyHasher`; xxh3 by default.
 
     Raises:
-        TypeError: a node name is not a str.
+        TypeError: a node name is not a str, or a weight not a number.
         DuplicateNodeError: a node name is repeated.
+        UnsupportedOperationError: a weight is not 1 (use Rendezvous or HashRing).
     """
 
     __slots__ = (
@@ -110,7 +112,12 @@ class MementoHash:
         "_table",
     )
 
-    def __init__(self, nodes: Iterable[str] = (), *, hash: str | KeyHasher | None = None) -> None:
+    def __init__(
+        self,
+        nodes: Iterable[str] | Mapping[str, float] = (),
+        *,
+        hash: str | KeyHasher | None = None,
+    ) -> None:
         self._hasher = get_hasher(hash)
         self._hash_key = self._hasher.hash_key
         self._nodes: list[str] = []
@@ -126,7 +133,7 @@ class MementoHash:
         self._names: npt.NDArray[np.object_]
         self._code_at: npt.NDArray[np.int32]
         self._replacer_array: npt.NDArray[np.int64]
-        for node, weight in member_pairs(nodes, NODES_REFUSAL, weights=False):
+        for node, weight in member_pairs(nodes, NODES_REFUSAL):
             self._check_new(node, weight)
             self._bucket_of[node] = self._size
             self._node_at.append(node)
@@ -492,7 +499,7 @@ class MementoHash:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        suffix = "" if self._hasher is get_hasher(None) else f", hash={self._hasher!r}"
+        suffix = "" if self._hasher == get_hasher(None) else f", hash={self._hasher!r}"
         name = type(self).__name__
         if self._nodes == self._node_at:  # no removals, buckets taken in join order
             return f"{name}({self._nodes!r}{suffix})"

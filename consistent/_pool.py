@@ -42,6 +42,15 @@ Every state change goes through one table, :data:`TRANSITIONS` (``(state, trigge
 state``), and is delivered to the observer as a :class:`PoolEvent`; ``docs/pool.md`` shows the
 diagram :func:`transition_diagram` draws from that table.
 
+**Time going backwards.** ``now`` is the caller's clock and should never decrease between
+calls. The pool enforces only the case it can check exactly, at the cost of one comparison:
+:meth:`Pool.finish` raises :class:`ValueError` naming both times when ``now`` is earlier
+than the ``now`` the request started at (and the request stays pending). Every other call
+takes ``now`` as given, even when it is earlier than a previous call's, because callers
+that read a clock before taking a lock legitimately deliver slightly out-of-order times:
+the pool stays consistent, but the times it records (event times, ``since``) follow
+``now`` back, and a health check is scheduled from the ``now`` it is given.
+
 **Removed endpoints.** :meth:`Pool.remove` takes effect at once: the endpoint is never
 picked again and leaves :meth:`Pool.stats`. Its pending requests may still be finished: their
 outcomes are counted on the removed endpoint's own record (gone from ``stats()``), they free
@@ -429,7 +438,8 @@ class Pool:
         self._candidates: list[_Endpoint] = []
         self._panic = False
         self._n_ejected = 0
-        self._requests: dict[int, _Endpoint] = {}
+        # request id -> (its endpoint's record, the ``now`` it started at)
+        self._requests: dict[int, tuple[_Endpoint, float]] = {}
         self._next_request = 0
         self._pending = 0
         self._cursor = 0
@@ -722,7 +732,7 @@ class Pool:
         self._pending += 1
         request_id = self._next_request
         self._next_request = request_id + 1
-        self._requests[request_id] = record
+        self._requests[request_id] = (record, now)
         return request_id
 
     def acquire(self, now: float, exclude: Collection[str] = ()) -> tuple[str, int]:
@@ -742,7 +752,7 @@ class Pool:
         self._pending += 1
         request_id = self._next_request
         self._next_request = request_id + 1
-        self._requests[request_id] = record
+        self._requests[request_id] = (record, now)
         return record.name, request_id
 
     def finish(self, request_id: int, outcome: OutcomeLike, now: float) -> None:
@@ -755,13 +765,17 @@ class Pool:
         Runtime complexity: O(1) (O(n) when it ejects).
 
         Raises:
-            ValueError: ``request_id`` is not pending (unknown or already finished), or
-                ``outcome`` is not an :class:`Outcome`.
+            ValueError: ``request_id`` is not pending (unknown or already finished),
+                ``outcome`` is not an :class:`Outcome`, or ``now`` is earlier than the
+                request's start (the request stays pending).
         """
         if outcome is _SUCCESS:
-            record = self._requests.pop(request_id, None)
-            if record is None:
+            entry = self._requests.pop(request_id, None)
+            if entry is None:
                 self._unknown_request(request_id)
+            record, started = entry
+            if now < started:
+                self._finished_before_start(request_id, entry, now)
             record.pending -= 1
             record.succeeded += 1
             record.streak = 0
@@ -769,9 +783,12 @@ class Pool:
             if self._window_size and record.state is HEALTHY:
                 self._record_rate(record, 0, now)
         elif outcome is _FAILURE or outcome is _TIMEOUT:
-            record = self._requests.pop(request_id, None)
-            if record is None:
+            entry = self._requests.pop(request_id, None)
+            if entry is None:
                 self._unknown_request(request_id)
+            record, started = entry
+            if now < started:
+                self._finished_before_start(request_id, entry, now)
             record.pending -= 1
             if outcome is _FAILURE:
                 record.failed += 1
@@ -800,6 +817,15 @@ class Pool:
 
     def _unknown_request(self, request_id: int) -> NoReturn:
         raise ValueError(f"request id {request_id!r} is not pending (unknown or already finished)")
+
+    def _finished_before_start(
+        self, request_id: int, entry: tuple[_Endpoint, float], now: float
+    ) -> NoReturn:
+        self._requests[request_id] = entry  # still pending: nothing changed
+        raise ValueError(
+            f"request {request_id} cannot finish at now={now!r}, before it started at "
+            f"{entry[1]!r}: now must never decrease between calls"
+        )
 
     def _record_rate(self, record: _Endpoint, bad: int, now: float) -> None:
         """Slide ``bad`` (0 or 1) into the endpoint's outcome window and judge its rate."""
@@ -942,7 +968,7 @@ class Pool:
             assert e.pending >= 0
         assert self._pending == len(self._requests)
         per: dict[int, int] = {}
-        for record in self._requests.values():
+        for record, _ in self._requests.values():
             per[id(record)] = per.get(id(record), 0) + 1
         for e in members:
             assert per.get(id(e), 0) == e.pending

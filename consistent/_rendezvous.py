@@ -418,7 +418,7 @@ class Rendezvous:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        suffix = "" if self._hasher is get_hasher(None) else f", hash={self._hasher!r}"
+        suffix = "" if self._hasher == get_hasher(None) else f", hash={self._hasher!r}"
         if self._uniform and all(w == 1 for w in self._weights):
             return f"{type(self).__name__}({self._nodes!r}{suffix})"
         return f"{type(self).__name__}({self.weights!r}{suffix})"

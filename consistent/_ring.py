@@ -62,7 +62,15 @@ from consistent._errors import (
     EmptyRingError,
     UnknownNodeError,
 )
-from consistent._hashing import Key, KeyHasher, Keys, MD5Hasher, _key_to_bytes, get_hasher
+from consistent._hashing import (
+    Key,
+    KeyHasher,
+    Keys,
+    MD5Hasher,
+    _key_to_bytes,
+    get_hasher,
+    unencodable_key,
+)
 from consistent._validate import check_name, check_weight, get_member, member_pairs
 
 __all__ = ["HashRing"]
@@ -97,8 +105,17 @@ class HashRing:
     >>> HashRing({"a": 1, "b": 2}, vnodes=10)
     HashRing({'a': 1.0, 'b': 2.0}, vnodes=10, hash=XXH3Hasher(seed=0))
 
+    Weights are honoured down to one point: node ``i`` gets ``max(1, round(vnodes * w_i))``
+    points, so every member owns at least one arc however small its weight. A weight below
+    ``0.5 / vnodes`` would round to no point and gets one, far more than its share:
+    ``HashRing({"a": 1e-9, "b": 1})`` gives ``a`` one point against ``b``'s 160, about
+    1/161 of the keys (0.78% for these names), not 1e-9. Raise ``vnodes`` for finer
+    weights, or leave such a node out. (Ketama mode keeps libketama's own point counts.)
+
     Args:
-        nodes: node names, or a mapping of name to positive weight.
+        nodes: node names, or a mapping of name to positive weight. Each node gets
+            ``max(1, round(vnodes * weight))`` points: at least one, whatever its weight
+            (see above).
         vnodes: points per unit of weight (default 160).
         hash: hash family: ``"xxh3"`` (default), ``"md5"`` or a :class:`KeyHasher`.
 
@@ -431,6 +448,8 @@ class HashRing:
             data = key.encode()  # type: ignore[union-attr]
         except AttributeError:
             data = key if type(key) is bytes else _key_to_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key(key) from None  # type: ignore[arg-type]
         h = key_hash(data)
         # The bucket's first point, then a short scan (at most one point on average); the
         # sentinel ends it and the wrapped owner table maps "past the end" to point 0.
@@ -604,9 +623,16 @@ class HashRing:
         True
 
         Raises:
+            TypeError: ``other`` is not a HashRing (compare other placements with
+                :func:`consistent.movement`).
             ValueError: the rings hash keys differently.
             EmptyRingError: either ring is empty.
         """
+        if not isinstance(other, HashRing):
+            raise TypeError(
+                f"movement_to compares two HashRings, got {type(other).__name__}; "
+                "use consistent.movement(before, after) for other placements"
+            )
         if (self._hasher, self._ketama) != (other._hasher, other._ketama):
             raise ValueError(
                 f"rings must hash keys the same way, got {self._hasher!r} and {other._hasher!r}"

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 import sys
@@ -49,8 +50,14 @@ def render() -> str:
     ]
     for name in consistent.__all__:
         obj = getattr(consistent, name)
+        if inspect.isclass(obj) and issubclass(obj, enum.Enum):
+            # An Enum's call signature is Enum's functional API, noise here: list the members.
+            out += [f"## class `{name}`", "", _summary(obj), ""]
+            out += [f"- `{name}.{m.name}` = `{m.value!r}`" for m in obj]
+            out.append("")
         if inspect.isclass(obj):
-            out += [f"## class `{name}{_signature(obj)}`", "", _summary(obj), ""]
+            if not issubclass(obj, enum.Enum):
+                out += [f"## class `{name}{_signature(obj)}`", "", _summary(obj), ""]
             members = []
             for attr, value in sorted(vars(obj).items()):
                 if attr.startswith("_"):

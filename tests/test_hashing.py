@@ -14,7 +14,15 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consistent import KeyedHasher, MD5Hasher, XXH3Hasher, get_hasher, hash_key, hash_keys
+from consistent import (
+    KeyedHasher,
+    KeyHasher,
+    MD5Hasher,
+    XXH3Hasher,
+    get_hasher,
+    hash_key,
+    hash_keys,
+)
 
 MASK64 = (1 << 64) - 1
 keys_strategy = st.one_of(
@@ -179,3 +187,28 @@ def test_hasher_construction_and_resolution():
     with pytest.raises(ValueError, match="1 to 64 bytes"):
         KeyedHasher(b"")
     assert KeyedHasher(b"x").hash_key("a") != KeyedHasher(b"y").hash_key("a")
+
+
+@pytest.mark.parametrize("hasher", [XXH3Hasher(), MD5Hasher()])
+def test_a_str_key_without_utf8_encoding_raises_value_error_naming_it(hasher: KeyHasher) -> None:
+    message = r"str key '\\ud800' cannot be hashed: str keys are hashed as their UTF-8"
+    with pytest.raises(ValueError, match=message):
+        hasher.hash_key("\ud800")
+    with pytest.raises(ValueError, match=message):
+        hasher.hash_keys(["ok", "\ud800"])
+    with pytest.raises(ValueError, match=message):
+        hasher.hash_keys(np.array(["ok", "\ud800", 3], dtype=object))
+
+    class Name(str):
+        pass
+
+    with pytest.raises(ValueError, match=message):
+        hasher.hash_key(Name("\ud800"))
+
+
+def test_numpy_bytes_arrays_drop_trailing_nuls_but_lists_and_object_arrays_keep_them() -> None:
+    # Documented, not refused: numpy's S dtype cannot represent trailing NUL bytes.
+    key = b"a\x00"
+    assert hash_keys([key])[0] == hash_key(key)
+    assert hash_keys(np.array([key], dtype=object))[0] == hash_key(key)
+    assert hash_keys(np.array([key]))[0] == hash_key(b"a")

@@ -354,3 +354,11 @@ def test_copies_grow_and_shrink_independently() -> None:
         keys = list(range(500))
         assert placement.lookup_many(keys).tolist() == [placement.node_for(k) for k in keys]
     assert ring.nodes[-1] == "r19" and clone.nodes[-2:] == ("c14", "again")
+
+
+def test_mapping_weights_other_than_one_are_refused_like_add() -> None:
+    with pytest.raises(UnsupportedOperationError, match="got 3 for node 'y'"):
+        JumpHash({"x": 1, "y": 3})
+    with pytest.raises(TypeError, match="weight must be a number"):
+        JumpHash({"x": "1"})
+    assert JumpHash({"x": 1, "y": 1.0}) == JumpHash(["x", "y"])

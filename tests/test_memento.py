@@ -328,3 +328,11 @@ def test_in_place_caches_match_a_rebuilt_ring_and_copies_stay_apart() -> None:
         clone._check()
         assert clone.nodes == nodes
         assert (clone.lookup_codes(KEYS[:2_000]) == codes).all()
+
+
+def test_mapping_weights_other_than_one_are_refused_like_add() -> None:
+    with pytest.raises(UnsupportedOperationError, match="got 3 for node 'y'"):
+        MementoHash({"x": 1, "y": 3})
+    with pytest.raises(TypeError, match="weight must be a number"):
+        MementoHash({"x": "1"})
+    assert MementoHash({"x": 1, "y": 1.0}) == MementoHash(["x", "y"])

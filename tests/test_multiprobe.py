@@ -298,3 +298,12 @@ def test_pickle_and_deepcopy() -> None:
         clone.add("extra")
         clone._check()
     assert len(mp) == 40
+
+
+def test_the_minimum_share_is_not_bounded_as_documented() -> None:
+    # The class docstring's example: multi-probe bounds the peak, not the minimum.
+    n = 20
+    shares = MultiProbe([f"node-{i}" for i in range(n)]).ownership()
+    assert min(shares.values()) * n == pytest.approx(0.135, abs=0.002)
+    assert max(shares.values()) * n < 1.2
+    assert "not the minimum" in (MultiProbe.__doc__ or "")

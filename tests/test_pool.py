@@ -653,3 +653,32 @@ def test_retry_loop_against_a_dead_endpoint_does_not_amplify() -> None:
             if attempt == 2:
                 assert tried[0] != tried[1]
     assert attempts_total <= originals * 1.2 + 1.0 * 20 + 1
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure", "timeout"])
+def test_finish_before_start_raises_naming_both_times_and_changes_nothing(outcome: str) -> None:
+    pool = Pool(["a"], rng=random.Random(1), failure_threshold=1)
+    _, request = pool.acquire(5.0)
+    other = pool.start("a", 7.0)
+    before = pool.stats()
+    with pytest.raises(ValueError, match=r"cannot finish at now=4\.0, before it started at 5\.0"):
+        pool.finish(request, outcome, 4.0)
+    with pytest.raises(ValueError, match=r"now=6\.5, before it started at 7\.0"):
+        pool.finish(other, outcome, 6.5)
+    assert pool.stats() == before and pool.pending == 2
+    pool.finish(request, outcome, 5.0)  # at the start time itself is fine
+    pool.finish(other, "success", 7.0)
+    assert pool.pending == 0
+    pool._check()
+
+
+def test_other_calls_take_an_earlier_now_as_given() -> None:
+    # The documented policy: only finish-before-start is refused.
+    events: list[PoolEvent] = []
+    pool = Pool(["a", "b"], rng=random.Random(1), observer=events.append, failure_threshold=1)
+    pool.add("c", 10.0)
+    _, request = pool.acquire(9.0)
+    pool.finish(request, "success", 9.5)
+    pool.report_check("c", False, 8.0)
+    assert events[-1].time == 8.0 and pool.stats()["c"].since == 8.0
+    pool._check()

@@ -6,6 +6,7 @@ algorithm's own test module; this one holds what the protocol promises for all o
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -191,3 +192,32 @@ def test_repr_rebuilds_an_equivalent_placement(name: str) -> None:
     namespace = {n: getattr(consistent, n) for n in consistent.__all__}
     rebuilt = eval(repr(placement), namespace)
     assert snapshot(rebuilt) == snapshot(placement)
+
+
+@algorithms
+@pytest.mark.parametrize("hash", [None, "md5", consistent.XXH3Hasher(seed=7)])
+def test_repr_survives_a_pickle_round_trip(name: str, hash: object) -> None:
+    placement = build(name)
+    if hash is not None:
+        kind = type(placement)
+        if name == "HashRing" or name == "BoundedLoadRing":
+            placement = kind(NODES, vnodes=20, hash=hash)
+        elif name == "Maglev":
+            placement = kind(NODES, table_size=1009, hash=hash)
+        else:
+            placement = kind(NODES, hash=hash)
+    assert repr(pickle.loads(pickle.dumps(placement))) == repr(placement)
+    if hash is None and name not in ("HashRing", "BoundedLoadRing"):
+        assert "hash=" not in repr(pickle.loads(pickle.dumps(placement)))
+
+
+@algorithms
+def test_a_str_key_without_utf8_encoding_raises_value_error_naming_it(name: str) -> None:
+    placement = build(name)
+    message = r"str key 'x\\udfff' cannot be hashed: str keys are hashed as their UTF-8"
+    with pytest.raises(ValueError, match=message):
+        placement.node_for("x\udfff")
+    with pytest.raises(ValueError, match=message):
+        placement.nodes_for("x\udfff", 2)
+    with pytest.raises(ValueError, match=message):
+        placement.lookup_many(["ok", "x\udfff"])

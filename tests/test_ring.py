@@ -18,6 +18,7 @@ from consistent import (
     DuplicateNodeError,
     EmptyRingError,
     HashRing,
+    JumpHash,
     KeyHasher,
     MD5Hasher,
     Placement,
@@ -373,3 +374,16 @@ def test_ketama_membership_changes_and_repr():
     assert eval(repr(ring), {"HashRing": HashRing}) == ring
     with pytest.raises(ValueError, match="positive integers"):
         ring.add("d:1", 1.5)
+
+
+@pytest.mark.parametrize("other", [JumpHash(["a"]), "a", None])
+def test_movement_to_names_the_other_type_when_it_is_not_a_ring(other: object) -> None:
+    with pytest.raises(TypeError, match=f"got {type(other).__name__}.*consistent.movement"):
+        HashRing(["a"]).movement_to(other)  # type: ignore[arg-type]
+
+
+def test_a_tiny_weight_still_gets_one_point_as_documented() -> None:
+    ring = HashRing({"a": 1e-9, "b": 1})
+    assert ring.point_count("a") == 1 and ring.point_count("b") == 160
+    assert ring.ownership()["a"] == pytest.approx(0.0078, abs=0.0001)
+    assert "at least one" in (HashRing.__doc__ or "")

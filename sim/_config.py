@@ -100,6 +100,11 @@ class ClientConfig:
     health_check_factor: float = _f(2.0, "ge1_float", "health-check backoff growth factor")
     health_check_cap: float = _f(8.0, "pos_float", "longest health-check backoff in seconds")
     health_check_timeout: float = _f(0.25, "pos_float", "a check of a dead server fails after")
+    health_check_jitter: str = _f(
+        "full", "jitter",
+        "health-check backoff jitter: none, full, equal or decorrelated (consistent.Pool's "
+        "own default is equal; the simulator keeps full)",
+    )
     max_attempts: int = _f(3, "pos_int", "attempts per request, the first included")
     retry_backoff_base: float = _f(0.01, "pos_float", "first retry backoff in seconds")
     retry_backoff_cap: float = _f(1.0, "pos_float", "longest retry backoff in seconds")
@@ -111,10 +116,10 @@ class WorkloadConfig:
     """Arrivals (Poisson) and key popularity."""
 
     rate: float = _f(2000.0, "pos_float", "requests per second, all clients together")
-    keys: int = _f(100_000, "pos_int", "size of the key space")
+    keys: int = _f(100_000, "pos_int", "size of the key space (at most 10**7)")
     popularity: str = _f("zipf", "popularity", "key popularity")
     zipf_s: float = _f(0.9, "nonneg_float", "Zipf exponent (popularity = zipf)")
-    hot_keys: int = _f(10, "pos_int", "number of hot keys (popularity = hotset)")
+    hot_keys: int = _f(10, "pos_int", "number of hot keys, fewer than keys (popularity = hotset)")
     hot_fraction: float = _f(0.5, "share", "share of requests to the hot keys (hotset)")
 
 

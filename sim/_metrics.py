@@ -18,7 +18,9 @@ Definitions (DESIGN.md, binding):
   backoff decides when), and how many passed or failed; the traffic that the backoff base
   and cap trade against recovery time.
 * **data availability** with replication r: a key is unavailable while all r replicas (the
-  first r nodes of its preference list over the configured members) are down.
+  first r nodes of its preference list over the configured members) are down. Over time it
+  adds up as *unavailable key-space-seconds*: the share of the key space unavailable
+  (0..1) integrated over seconds, so 0.1 for 20 s is 2 share-seconds.
 
 Hot-path figures are counters on the model; a tick event every ``metrics.interval`` copies
 them, so the request path pays nothing for metrics.
@@ -37,7 +39,7 @@ import numpy.typing as npt
 from consistent import Placement
 from sim._membership import View
 from sim._model import Attempt, Model, ModelObserver, Server
-from sim._placement import build_placement, derive_placement, key_movement
+from sim._placement import ALGORITHMS, build_placement, derive_placement, key_movement
 
 __all__ = ["FaultRecord", "MovementRecord", "Recorder", "skew"]
 
@@ -155,7 +157,7 @@ class Recorder(ModelObserver):
         self._down = np.zeros(scenario.max_servers, dtype=bool)
         self._unavailable = 0.0
         self._unavailable_since = 0.0
-        self.unavailable_key_seconds = 0.0
+        self.unavailable_keyspace_seconds = 0.0
         self.max_unavailable = 0.0
         self.unavailable_time = 0.0
         #: Periods with keys that have no live replica: [start, end or None, peak share].
@@ -255,7 +257,7 @@ class Recorder(ModelObserver):
     def _update_availability(self, now: float) -> None:
         if self._started:
             elapsed = now - self._unavailable_since
-            self.unavailable_key_seconds += self._unavailable * elapsed
+            self.unavailable_keyspace_seconds += self._unavailable * elapsed
             if self._unavailable > 0:
                 self.unavailable_time += elapsed
         self._unavailable_since = now
@@ -469,6 +471,9 @@ class Recorder(ModelObserver):
             "load": {
                 "keyspace_peak_to_mean": start_ptm,
                 "keyspace_cv": start_cv,
+                # "exact" from the structure (ring arcs, Maglev table entries) or "expected":
+                # each node's expected share over the hash, so the skew is ideal (CV 0).
+                "keyspace_method": ALGORITHMS[model.scenario.placement.algorithm].ownership,
                 "served_peak_to_mean": served_ptm,
                 "served_cv": served_cv,
                 "served_share": {
@@ -478,6 +483,9 @@ class Recorder(ModelObserver):
             },
             "movement": {
                 "changes": movements,
+                # "exact" (arc lengths), "sampled" (a sample of keys, so a ratio can fall
+                # below 1), "mixed", or None without changes.
+                "method": _movement_method(self.movements),
                 "mean_ratio": float(np.mean(ratios)) if ratios else None,
                 "max_ratio": float(np.max(ratios)) if ratios else None,
                 "total_moved": float(sum(m.moved for m in self.movements)),
@@ -495,7 +503,7 @@ class Recorder(ModelObserver):
                 "replication": self.replication,
                 "sampled_keys": int(self._sample_keys.size),
                 "max_unavailable": self.max_unavailable,
-                "unavailable_key_seconds": self.unavailable_key_seconds,
+                "unavailable_keyspace_seconds": self.unavailable_keyspace_seconds,
                 "time_with_unavailable_keys": self.unavailable_time,
                 "episodes": [
                     {"start": start, "end": end, "duration": None if end is None else end - start,
@@ -510,6 +518,16 @@ class Recorder(ModelObserver):
         names = [model.names[i] for i in range(model.scenario.cluster.servers)]
         ownership = build_placement(model.scenario.placement, names).ownership()
         return skew(list(ownership.values()))
+
+
+def _movement_method(movements: list[MovementRecord]) -> str | None:
+    """How the movement figures were measured: exact, sampled, mixed, or None without any."""
+    kinds = {m.exact for m in movements}
+    if not kinds:
+        return None
+    if len(kinds) == 2:
+        return "mixed"
+    return "exact" if True in kinds else "sampled"
 
 
 def _members(server: Server) -> frozenset[int]:

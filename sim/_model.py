@@ -285,7 +285,8 @@ class Model:
         config = self.scenario.clients
         rng = self.engine.stream(f"client/{index}")
         backoff = consistent.ExponentialBackoff(
-            config.health_check_base, config.health_check_factor, config.health_check_cap
+            config.health_check_base, config.health_check_factor, config.health_check_cap,
+            jitter=config.health_check_jitter,
         )
         endpoints = [s.name for s in self.servers[: self.scenario.cluster.servers]]
         pool = consistent.Pool(

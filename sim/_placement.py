@@ -49,6 +49,9 @@ class Algorithm:
     options: frozenset[str] = frozenset()
     #: Homes depend on load at placement time (``assign``/``release``), not on membership only.
     stateful: bool = False
+    #: What ``ownership()`` reports: "exact" shares computed from the structure (ring arcs,
+    #: table entries) or "expected" shares over the hash (ideal, so key-space skew is 1 / 0).
+    ownership: str = "exact"
 
     def resolve(self) -> type[Any] | None:
         """The class in :mod:`consistent`, or ``None`` if this version does not have it."""
@@ -68,15 +71,18 @@ ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in (
         Algorithm("ring", ("HashRing",), "hash ring with virtual nodes", True, frozenset()),
-        Algorithm("jump", ("JumpHash",), "jump consistent hash (append/pop only)", False),
-        Algorithm("memento", ("MementoHash", "AnchorHash"), "jump with arbitrary removals", True),
+        Algorithm("jump", ("JumpHash",), "jump consistent hash (append/pop only)", False,
+                  ownership="expected"),
+        Algorithm("memento", ("MementoHash", "AnchorHash"), "jump with arbitrary removals", True,
+                  ownership="expected"),
         Algorithm(
-            "rendezvous", ("Rendezvous", "RendezvousHash"), "weighted rendezvous (HRW)", True
+            "rendezvous", ("Rendezvous", "RendezvousHash"), "weighted rendezvous (HRW)", True,
+            ownership="expected",
         ),
         Algorithm("maglev", ("Maglev", "MaglevHash"), "Maglev lookup table", True,
                   frozenset({"table_size"})),
         Algorithm("multiprobe", ("MultiProbe", "MultiProbeHash"), "multi-probe hashing", True,
-                  frozenset({"probes"})),
+                  frozenset({"probes"}), ownership="expected"),
         Algorithm("bounded", ("BoundedLoadRing",),
                   "hash ring with bounded loads (each entry assigns/releases requests)", True,
                   frozenset({"eps"}), stateful=True),

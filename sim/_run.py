@@ -26,7 +26,7 @@ from sim._engine import Engine
 from sim._faults import schedule_faults
 from sim._metrics import Recorder
 from sim._model import Model
-from sim._scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from sim._scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, normalise_overrides
 
 __all__ = ["Comparison", "RunResult", "compare", "run"]
 
@@ -139,6 +139,21 @@ class RunResult:
         return report.summary_table(self)
 
 
+def _name_option(message: str, config: Scenario) -> str:
+    """Name a placement option by its scenario key in a library's message about it.
+
+    >>> from sim._scenario import load_scenario
+    >>> config = load_scenario({"placement": {"algorithm": "multiprobe",
+    ...                                       "options": {"probes": 0}}})
+    >>> _name_option("probes (k) must be at least 1, got 0", config)
+    'placement.options.probes (k) must be at least 1, got 0'
+    """
+    for name in sorted(config.placement.kwargs, key=len, reverse=True):
+        if message.startswith((name + " ", name + ":")):
+            return f"placement.options.{message}"
+    return message
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.6g}"
@@ -149,13 +164,14 @@ def run(
     scenario: str | Path | Mapping[str, Any] | Scenario = DEFAULT_SCENARIO,
     *,
     seed: int | None = None,
-    overrides: Sequence[str] = (),
+    overrides: str | Sequence[str] = (),
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Run a scenario and return its :class:`RunResult`.
 
     ``scenario`` is a built-in name, a TOML path, a dict or a :class:`Scenario`;
-    ``seed`` overrides the scenario's seed; ``overrides`` are ``key=value`` strings.
+    ``seed`` replaces the scenario's seed (the summary's ``seed`` and ``scenario.seed`` both
+    record it); ``overrides`` are ``key=value`` strings, or one such string.
 
     >>> result = run("steady", overrides=["duration=2", "workload.rate=200"])
     >>> result.summary["conservation"]["conserved"]
@@ -164,10 +180,14 @@ def run(
     Raises:
         ScenarioError: the scenario is invalid, or the placement cannot do what it asks.
     """
-    config = load_scenario(scenario, tuple(overrides))
-    seed = config.seed if seed is None else seed
-    if type(seed) is not int or seed < 0:
-        raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}")
+    config = load_scenario(scenario, normalise_overrides(overrides))
+    if seed is not None:
+        if type(seed) is not int or seed < 0:
+            raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}")
+        # The seed argument is the scenario's seed for this run: the summary records one seed,
+        # and seed=N here and a "seed=N" override are the same run, byte for byte.
+        config = dataclasses.replace(config, seed=seed)
+    seed = config.seed
     engine = Engine(seed)
     started = time.perf_counter()
     try:
@@ -181,7 +201,9 @@ def run(
     except (ConsistentError, ValueError, TypeError) as exc:
         if isinstance(exc, ScenarioError):
             raise
-        raise ScenarioError(f"scenario {config.name!r} cannot start: {exc}") from exc
+        raise ScenarioError(
+            f"scenario {config.name!r} cannot start: {_name_option(str(exc), config)}"
+        ) from exc
     schedule_faults(model, config.faults)
     on_progress = None
     if progress is not None:
@@ -257,7 +279,7 @@ def compare(
     values: Sequence[Any] = ("ring",),
     *,
     seed: int | None = None,
-    overrides: Sequence[str] = (),
+    overrides: str | Sequence[str] = (),
     progress: ProgressCallback | None = None,
 ) -> Comparison:
     """Run ``scenario`` once per value of ``key`` (same seed) and collect the results.
@@ -272,6 +294,7 @@ def compare(
     """
     if not values:
         raise ScenarioError(f"compare needs at least one value for {key}")
+    overrides = normalise_overrides(overrides)
     results = []
     for value in values:
         # json.dumps gives TOML syntax for strings, numbers and booleans alike.

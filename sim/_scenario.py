@@ -69,7 +69,23 @@ _CHOICES = {
     "strategy": ("p2c", "random", "round_robin", "first_idle"),
     "popularity": ("uniform", "zipf", "hotset"),
     "hash": ("xxh3", "md5"),
+    "jitter": ("none", "full", "equal", "decorrelated"),
 }
+
+# Upper bounds that keep a run within memory and a sensible wall time. A scenario beyond
+# them is rejected before anything is allocated (documented in README "Limits").
+MAX_KEYS = 10**7
+"""``workload.keys``: the key space is held as arrays of this length (~80 MB each)."""
+MAX_SERVERS = 10_000
+"""``cluster.servers`` plus every server join faults add."""
+MAX_CLIENTS = 100_000
+"""``clients.count``: each client holds a pool over every server."""
+MAX_RING_POINTS = 10**6
+"""``placement.vnodes`` x the most servers the run can have (ring and bounded points)."""
+MAX_REQUESTS = 10**8
+"""Expected requests, ``workload.rate`` x ``duration`` (about an hour of wall time)."""
+MAX_BINS = 10**6
+"""Time-series bins, ``duration`` / ``metrics.interval``."""
 
 
 class ScenarioError(ValueError):
@@ -91,7 +107,7 @@ def _check(rule: str, key: str, value: Any) -> Any:
 
     if rule in ("pos_float", "nonneg_float", "ge1_float", "share"):
         if not _is_number(value):
-            raise fail("a number")
+            raise fail("a finite number")
         value = float(value)
         if rule == "pos_float" and value <= 0:
             raise fail("a positive number")
@@ -205,7 +221,48 @@ def _fault(item: Any, where: str) -> Any:
     return _build(FAULT_KINDS[kind], rest, where)
 
 
+def _check_limits(scenario: Scenario) -> None:
+    """Reject scenarios too big to run (see the ``MAX_*`` bounds above)."""
+    workload = scenario.workload
+    if workload.keys > MAX_KEYS:
+        raise ScenarioError(f"workload.keys must be at most {MAX_KEYS:,}, got {workload.keys:,}")
+    if workload.popularity == "hotset" and workload.hot_keys >= workload.keys:
+        raise ScenarioError(
+            f"workload.hot_keys must be less than workload.keys ({workload.keys:,}) with "
+            f"popularity 'hotset', got {workload.hot_keys:,}"
+        )
+    servers = scenario.max_servers
+    if servers > MAX_SERVERS:
+        raise ScenarioError(
+            f"cluster.servers plus joined servers must be at most {MAX_SERVERS:,}, got {servers:,}"
+        )
+    if scenario.clients.count > MAX_CLIENTS:
+        raise ScenarioError(
+            f"clients.count must be at most {MAX_CLIENTS:,}, got {scenario.clients.count:,}"
+        )
+    points = scenario.placement.vnodes * servers
+    if points > MAX_RING_POINTS:
+        raise ScenarioError(
+            f"placement.vnodes x servers must be at most {MAX_RING_POINTS:,} ring points, got "
+            f"{scenario.placement.vnodes:,} x {servers:,} = {points:,}"
+        )
+    expected = workload.rate * scenario.duration
+    if expected > MAX_REQUESTS:
+        raise ScenarioError(
+            f"workload.rate x duration must be at most {MAX_REQUESTS:,} expected requests, got "
+            f"{workload.rate:g} x {scenario.duration:g} = {expected:.3g} (lower the rate or "
+            f"the duration)"
+        )
+    bins = scenario.duration / scenario.metrics.interval
+    if bins > MAX_BINS:
+        raise ScenarioError(
+            f"duration / metrics.interval must be at most {MAX_BINS:,} time-series bins, got "
+            f"{scenario.duration:g} / {scenario.metrics.interval:g} = {bins:.3g}"
+        )
+
+
 def _cross_check(scenario: Scenario) -> None:
+    _check_limits(scenario)
     cluster = scenario.cluster
     if cluster.replication > cluster.servers:
         raise ScenarioError(
@@ -358,7 +415,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ScenarioError(f"--set expects key=value, got {item!r}")
+            raise ScenarioError(f"override expects key=value, got {item!r}")
         value = _parse_value(text.strip())
         parts = key.split(".")
         target: Any = out
@@ -367,17 +424,41 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if isinstance(target, list):
                 if not part.isdigit() or int(part) >= len(target):
                     raise ScenarioError(
-                        f"--set {key}: {where} must index one of the {len(target)} entries"
+                        f"override {key}: {where} must index one of the {len(target)} entries"
                     )
                 target = target[int(part)]
             else:
                 if not isinstance(target, dict):
-                    raise ScenarioError(f"--set {key}: {where} is not a table")
+                    raise ScenarioError(f"override {key}: {where} is not a table")
                 target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            raise ScenarioError(f"--set {key}: {'.'.join(parts[:-1])} is not a table")
+            raise ScenarioError(f"override {key}: {'.'.join(parts[:-1])} is not a table")
         target[parts[-1]] = value
     return out
+
+
+def normalise_overrides(overrides: object) -> list[str]:
+    """Overrides as a list: one ``"key=value"`` string is one override.
+
+    >>> normalise_overrides("workload.rate=5"), normalise_overrides(("seed=2",))
+    (['workload.rate=5'], ['seed=2'])
+
+    Raises:
+        TypeError: ``overrides`` is neither a string nor a sequence of strings.
+    """
+    if isinstance(overrides, str):
+        return [overrides]
+    if isinstance(overrides, (bytes, Mapping)) or not isinstance(overrides, (list, tuple)):
+        raise TypeError(
+            "overrides must be a 'key=value' string or a list of them, "
+            f"got {type(overrides).__name__}"
+        )
+    for item in overrides:
+        if not isinstance(item, str):
+            raise TypeError(
+                f"each override must be a 'key=value' string, got {type(item).__name__}"
+            )
+    return list(overrides)
 
 
 def _deep_copy(value: Any) -> Any:
@@ -417,7 +498,7 @@ def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
 
 def load_scenario(
     spec: str | Path | Mapping[str, Any] | Scenario = DEFAULT_SCENARIO,
-    overrides: list[str] | tuple[str, ...] = (),
+    overrides: str | list[str] | tuple[str, ...] = (),
 ) -> Scenario:
     """A validated :class:`Scenario` from a built-in name, a TOML path, a dict or a Scenario.
 
@@ -429,6 +510,7 @@ def load_scenario(
     Raises:
         ScenarioError: see :func:`parse_scenario` and :func:`read_scenario_data`.
     """
+    overrides = normalise_overrides(overrides)
     if isinstance(spec, Scenario):
         if not overrides:
             return spec
@@ -437,7 +519,7 @@ def load_scenario(
         data, label = dict(spec), "scenario"
     else:
         data, label = read_scenario_data(spec)
-    data = apply_overrides(data, list(overrides))
+    data = apply_overrides(data, overrides)
     try:
         return parse_scenario(data, source=label)
     except ScenarioError as exc:

@@ -73,11 +73,17 @@ class KeyPopularity:
             ranks = np.searchsorted(self._cdf, rng.random(n), side="right")
             np.minimum(ranks, config.keys - 1, out=ranks)
         else:
+            # The same distribution as probabilities(): hot_fraction spread evenly over the
+            # hot ranks, the rest evenly over the cold ones; with no cold rank (validation
+            # rejects hot_keys >= keys, but a config built directly can ask) every rank is hot
+            # and the draw is uniform, never a pile-up on one clipped id.
             hot = min(config.hot_keys, config.keys)
-            is_hot = rng.random(n) < config.hot_fraction
-            cold = rng.integers(hot, max(config.keys, hot + 1), size=n)
-            ranks = np.where(is_hot, rng.integers(0, hot, size=n), cold)
-            np.minimum(ranks, config.keys - 1, out=ranks)
+            if hot >= config.keys:
+                ranks = rng.integers(0, config.keys, size=n)
+            else:
+                is_hot = rng.random(n) < config.hot_fraction
+                cold = rng.integers(hot, config.keys, size=n)
+                ranks = np.where(is_hot, rng.integers(0, hot, size=n), cold)
         return self._perm[ranks]
 
 

@@ -1,16 +1,26 @@
 """The ``consistent-sim`` command: it parses arguments, calls :mod:`sim`, and prints.
 
-Every error is one line on stderr, ``consistent-sim: error: ...``, and exit status 2.
-The result (the summary table, or JSON with ``--json``) goes to stdout; ``--quiet`` drops
-only the progress bar and the informational lines (timing, files written).
+Every error is one line on stderr, ``consistent-sim: error: ...``, and exit status 2
+(a scenario too big to fit in memory included). The result (the summary table, or JSON with
+``--json``) goes to stdout, and nothing else does, so two runs' stdout diff clean;
+informational lines (wall-clock timing, files written) and the progress bar go to stderr,
+and ``--quiet`` drops them.
+
+``--out DIR`` is checked (and created) before the run starts, so a bad path costs nothing.
+
+When stdout is closed early (``consistent-sim list | head -1``) the command stops quietly,
+without an error message, and exits with status 141 (128 + SIGPIPE), as a command killed by
+SIGPIPE would: ``set -o pipefail`` still sees the output was cut short.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, NoReturn
 
 from sim._placement import ALGORITHMS
@@ -26,6 +36,11 @@ from sim._scenario import (
 __all__ = ["ProgressBar", "main"]
 
 PROG = "consistent-sim"
+
+EXIT_BROKEN_PIPE = 141
+"""Exit status when stdout's reader goes away (128 + SIGPIPE, like a command it killed)."""
+
+DEFAULT_ALGORITHMS = "ring,rendezvous,maglev"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,77 +94,135 @@ class ProgressBar:
             self._drawn = False
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("consistent-ring")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        import consistent
+
+        return str(getattr(consistent, "__version__", "unknown"))
+
+
+_SET_HELP = (
+    "override a scenario value (repeatable), e.g. workload.rate=5000; values use TOML "
+    "syntax; faults are indexed from 0, e.g. faults.0.pace=5 sets the first fault's pace"
+)
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog=PROG, description="Simulate a consistent-hashing cluster under faults.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, out_help: str, quiet_help: str) -> None:
         p.add_argument("--seed", type=int, help="run seed (default: the scenario's)")
         p.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE",
-                       help="override a scenario value, e.g. workload.rate=5000")
-        p.add_argument("--out", metavar="DIR", help="write summary.json, CSV and figures here")
+                       metavar="KEY=VALUE", help=_SET_HELP)
+        p.add_argument("--out", metavar="DIR", help=out_help)
         p.add_argument("--no-figures", action="store_true", help="with --out: skip figures")
-        p.add_argument("--quiet", "-q", action="store_true",
-                       help="no progress bar and no informational lines (timing, files "
-                            "written); the result (table, or JSON with --json) is still "
-                            "printed")
+        p.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
 
     p_run = sub.add_parser("run", help="run a scenario (a built-in name or a TOML file)")
     p_run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
                        help=f"built-in name or TOML path (default: {DEFAULT_SCENARIO})")
-    common(p_run)
+    common(p_run,
+           "write summary.json, timeseries.csv, timeseries_served.csv and timeseries.png "
+           "here (created if missing)",
+           "no progress bar and no informational lines (timing, files written); the result "
+           "(table, or JSON with --json) is still printed")
     p_run.add_argument("--json", action="store_true", help="print the JSON summary, not the table")
 
     sub.add_parser("list", help="list built-in scenarios and placement algorithms")
 
     p_show = sub.add_parser("show", help="print a built-in scenario's TOML to copy and edit")
-    p_show.add_argument("name")
+    p_show.add_argument("name", help="built-in scenario name (see `consistent-sim list`)")
 
     p_cmp = sub.add_parser("compare", help="one scenario across algorithms or a parameter's values")
-    p_cmp.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
+    p_cmp.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                       help=f"built-in name or TOML path (default: {DEFAULT_SCENARIO})")
     p_cmp.add_argument("--vary", metavar="KEY=V1,V2,...",
-                       help="parameter and values (default: placement.algorithm over --algorithms)")
-    p_cmp.add_argument("--algorithms", default="ring,rendezvous,maglev",
-                       help="comma-separated algorithms when --vary is not given")
-    common(p_cmp)
+                       help="parameter and its values, e.g. cluster.replication=1,2,3 "
+                            "(cannot be combined with --algorithms)")
+    p_cmp.add_argument("--algorithms", metavar="A1,A2,...",
+                       help="comma-separated placement algorithms to compare "
+                            f"(default: {DEFAULT_ALGORITHMS}; cannot be combined with --vary)")
+    common(p_cmp, "write compare.json and compare.png here (created if missing)",
+           "no progress bar and no informational lines (files written); the comparison "
+           "table is still printed")
     return parser
 
 
+def _prepare_out(directory: str | None) -> Path | None:
+    """Check (and create) ``--out`` before the run, so a bad path fails fast."""
+    if directory is None:
+        return None
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"--out {directory!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"--out {directory!r}: cannot create directory: "
+                          f"{exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out {directory!r} is not writable")
+    return path
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise _UsageError(f"--set expects KEY=VALUE, got {item!r}")
+
+
 def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
+    _check_overrides(args.overrides)
+    directory = _prepare_out(args.out)
     bar = ProgressBar() if not args.quiet else None
     try:
         result = run(args.scenario, seed=args.seed, overrides=args.overrides, progress=bar)
     finally:
         if bar is not None:
             bar.close()
-    # stdout carries the result; with --json it must stay parseable, so notes go to stderr.
-    info = sys.stderr if args.json else out
+    # stdout carries the result only; notes go to stderr so stdout stays parseable/diffable.
+    info = sys.stderr
     if args.json:
         out.write(result.to_json())
     else:
         out.write(result.table() + "\n")
-        if not args.quiet:
-            perf = result.performance
-            info.write(f"({perf['events']:.0f} events in {perf['wall_seconds']:.2f} s wall: "
-                       f"{perf['events_per_second']:,.0f} events/s, "
-                       f"{perf['requests_per_second']:,.0f} requests/s)\n")
-    if args.out:
-        written = result.save(args.out, figures=not args.no_figures)
+    out.flush()
+    if not args.quiet:
+        perf = result.performance
+        info.write(f"({perf['events']:.0f} events in {perf['wall_seconds']:.2f} s wall: "
+                   f"{perf['events_per_second']:,.0f} events/s, "
+                   f"{perf['requests_per_second']:,.0f} requests/s)\n")
+    if directory is not None:
+        written = result.save(directory, figures=not args.no_figures)
         if not args.quiet:
             info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
+    if args.vary and args.algorithms is not None:
+        raise _UsageError("--vary and --algorithms cannot be combined (to compare algorithms, "
+                          "use --algorithms, or --vary placement.algorithm=A1,A2)")
     if args.vary:
         key, sep, text = args.vary.partition("=")
-        if not sep or not key or not text:
-            raise ScenarioError(f"--vary expects KEY=V1,V2,..., got {args.vary!r}")
+        if not sep or not key.strip() or not text.strip():
+            raise _UsageError(f"--vary expects KEY=V1,V2,..., got {args.vary!r}")
         values = [_parse_value(v.strip()) for v in text.split(",")]
     else:
         key = "placement.algorithm"
-        values = [v.strip() for v in args.algorithms.split(",") if v.strip()]
+        text = args.algorithms if args.algorithms is not None else DEFAULT_ALGORITHMS
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        if not values:
+            raise _UsageError(f"--algorithms expects A1,A2,..., got {args.algorithms!r}")
+    _check_overrides(args.overrides)
+    directory = _prepare_out(args.out)
     bar = ProgressBar() if not args.quiet else None
     try:
         comparison = compare(args.scenario, key.strip(), values, seed=args.seed,
@@ -158,16 +231,14 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         if bar is not None:
             bar.close()
     out.write(comparison.table() + "\n")
-    if args.out:
-        from pathlib import Path
-
-        directory = Path(args.out)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "compare.json").write_text(comparison.to_json(), encoding="utf-8")
+    out.flush()
+    if directory is not None:
+        written = [directory / "compare.json"]
+        written[0].write_text(comparison.to_json(), encoding="utf-8")
         if not args.no_figures:
-            comparison.plot(directory)
+            written.extend(comparison.plot(directory))
         if not args.quiet:
-            out.write(f"wrote {directory / 'compare.json'}\n")
+            sys.stderr.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
 
 
@@ -183,22 +254,43 @@ def _cmd_list(out: IO[str]) -> int:
     return 0
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout has no file descriptor (tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0, or 2 on any error)."""
+    """Run the command line; returns the exit status (0, 2 on any error, 141 on a closed pipe)."""
     out = sys.stdout
     try:
         args = _parser().parse_args(argv)
         if args.command == "run":
-            return _cmd_run(args, out)
-        if args.command == "compare":
-            return _cmd_compare(args, out)
-        if args.command == "list":
-            return _cmd_list(out)
-        out.write(builtin_toml(args.name))
-        return 0
+            status = _cmd_run(args, out)
+        elif args.command == "compare":
+            status = _cmd_compare(args, out)
+        elif args.command == "list":
+            status = _cmd_list(out)
+        else:
+            out.write(builtin_toml(args.name))
+            status = 0
+        out.flush()
+        return status
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): not an error, nothing more to say.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (_UsageError, ScenarioError, OSError, RuntimeError) as exc:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"{PROG}: error: {message}\n")
+        return 2
+    except MemoryError:
+        sys.stderr.write(f"{PROG}: error: out of memory: the scenario is too big for this "
+                         f"machine (lower workload.keys, workload.rate or duration)\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: error: interrupted\n")

@@ -24,11 +24,23 @@ __all__ = [
 ]
 
 
+_TINY = 1e-9
+"""Table cells print floats below this magnitude as 0."""
+
+_KEYSPACE_METHOD = {"exact": "exact", "expected": "ideal"}
+"""exact: shares computed from the structure; ideal: expected shares over the hash."""
+_MOVEMENT_METHOD = {"exact": "exact", "sampled": "sampled", "mixed": "exact + sampled"}
+
+
 def format_value(value: Any, unit: str = "") -> str:
     """A summary value for a table cell.
 
+    Floats smaller than 1e-9 in magnitude (rounding noise such as a CV of 1e-16) print as 0.
+
     >>> format_value(0.0123, "s"), format_value(None), format_value(12345), format_value(0.5, "%")
     ('12.3 ms', '-', '12345', '50.0%')
+    >>> format_value(1.2e-16), format_value(-3e-12, "s")
+    ('0', '0 ms')
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
@@ -36,6 +48,12 @@ def format_value(value: Any, unit: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float) and abs(value) < _TINY:
+        value = 0.0
+        if unit == "s":
+            return "0 ms"
+        if unit != "%":
+            return "0"
     if unit == "s":
         if abs(value) < 1:
             return f"{value * 1000:.3g} ms"
@@ -74,11 +92,14 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("latency", "p50", lat["p50"], "s"),
         ("latency", "p99", lat["p99"], "s"),
         ("latency", "p99.9", lat["p999"], "s"),
+        ("load", "key-space shares (exact/ideal)",
+         _KEYSPACE_METHOD.get(load.get("keyspace_method"), "-"), ""),
         ("load", "key-space peak-to-mean", load["keyspace_peak_to_mean"], ""),
         ("load", "key-space CV", load["keyspace_cv"], ""),
         ("load", "served peak-to-mean", load["served_peak_to_mean"], ""),
         ("load", "served CV", load["served_cv"], ""),
         ("movement", "membership changes", len(mov["changes"]), ""),
+        ("movement", "measured (exact/sampled)", _MOVEMENT_METHOD.get(mov.get("method"), "-"), ""),
         ("movement", "mean movement ratio", mov["mean_ratio"], ""),
         ("movement", "max movement ratio", mov["max_ratio"], ""),
         ("recovery", "faults", len(summary["recovery"]["faults"]), ""),
@@ -99,10 +120,16 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
         # r is a row of its own, not part of a label: a comparison may vary it.
         ("availability", "replication (r)", avail["replication"], ""),
         ("availability", "max keys with no live replica", avail["max_unavailable"], "%"),
-        ("availability", "unavailable key-seconds", avail["unavailable_key_seconds"], ""),
+        ("availability", "unavailable key-space-seconds (share x s)",
+         avail["unavailable_keyspace_seconds"], ""),
         ("checks", "requests conserved", summary["conservation"]["conserved"], ""),
     ]
     return [(section, name, format_value(value, unit)) for section, name, value, unit in rows]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 server``, ``2 servers``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def summary_table(result: RunResult) -> str:
@@ -112,7 +139,8 @@ def summary_table(result: RunResult) -> str:
     scenario = result.scenario
     lines = [
         f"scenario {scenario.name!r}  seed {result.seed}  {scenario.duration:g} s simulated  "
-        f"{scenario.cluster.servers} servers  {scenario.clients.count} clients  "
+        f"{_count(scenario.cluster.servers, 'server')}  "
+        f"{_count(scenario.clients.count, 'client')}  "
         f"{scenario.placement.algorithm}",
     ]
     section = ""
@@ -151,7 +179,7 @@ def comparison_table(comparison: Comparison) -> str:
     header = [str(v) for v in comparison.values]
     rows = comparison_rows(comparison)
     width = max(len(name) for name, _ in rows)
-    cell = max(12, *(len(h) for h in header))
+    cell = max(12, *(len(h) for h in header), *(len(c) for _, cells in rows for c in cells))
     lines = [f"{comparison.key:<{width}}  " + "  ".join(f"{h:>{cell}}" for h in header)]
     for name, cells in rows:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells))
@@ -183,6 +211,12 @@ def _plain_formatter() -> Any:
     return FuncFormatter(lambda value, _: f"{value:g}")
 
 
+def _no_labels() -> Any:
+    from matplotlib.ticker import NullFormatter
+
+    return NullFormatter()
+
+
 def _fault_spans(ax: Any, result: RunResult) -> None:
     """Shade the time each server was down; dotted lines mark membership changes."""
     for fault in result.summary["recovery"]["faults"]:
@@ -190,6 +224,11 @@ def _fault_spans(ax: Any, result: RunResult) -> None:
         ax.axvspan(fault["down_at"], end, color="tab:red", alpha=0.08, lw=0)
     for change in result.summary["movement"]["changes"]:
         ax.axvline(change["time"], color="grey", lw=0.6, ls=":")
+
+
+_LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                            "borderaxespad": 0.0, "fontsize": "small"}
+"""Legends sit outside the axes, to the right, so they never cover data."""
 
 
 def plot_run(result: RunResult, directory: str | Path | None = None) -> list[Any]:
@@ -200,39 +239,44 @@ def plot_run(result: RunResult, directory: str | Path | None = None) -> list[Any
     plt = _pyplot()
     ts = result.timeseries
     t = ts["time"]
-    fig, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True, layout="constrained")
     interval = result.scenario.metrics.interval
     axes[0].plot(t, ts["succeeded"] / interval, label="succeeded/s", **_STEPS)
     axes[0].plot(t, ts["failed"] / interval, label="failed/s", **_STEPS)
     axes[0].plot(t, ts["attempt_timeouts"] / interval, label="attempt timeouts/s", **_STEPS)
     axes[0].plot(t, ts["retried"] / interval, label="retries/s", **_STEPS)
     axes[0].set_ylabel("requests/s")
-    axes[0].legend(loc="upper right", fontsize="small")
+    axes[0].legend(**_LEGEND)
     axes[1].plot(t, ts["latency_p50"] * 1000, label="p50", **_STEPS)
     axes[1].plot(t, ts["latency_p99"] * 1000, label="p99", **_STEPS)
     axes[1].set_ylabel("latency (ms)")
     axes[1].set_yscale("log")
     axes[1].yaxis.set_major_formatter(_plain_formatter())
-    axes[1].legend(loc="upper right", fontsize="small")
+    axes[1].yaxis.set_minor_formatter(_no_labels())  # no "6x10^0" minor tick labels
+    axes[1].legend(**_LEGEND)
     axes[2].plot(t, ts["served_peak_to_mean"], label="served peak-to-mean", **_STEPS)
     axes[2].plot(t, ts["keyspace_peak_to_mean"], label="key-space peak-to-mean", **_STATE)
     axes[2].set_ylabel("load skew")
-    axes[2].legend(loc="upper right", fontsize="small")
+    axes[2].legend(**_LEGEND)
     axes[3].plot(t, ts["stale_views"], color="tab:orange", label="servers with a stale view",
                  **_STATE)
     axes[3].set_ylabel("stale views")
     axes[3].set_xlabel("simulated time (s)")
+    stale = ts["stale_views"]
+    axes[3].set_ylim(0, max(1.0, float(stale.max()) * 1.1 if stale.size else 1.0))
     unavailable = axes[3].twinx()
-    unavailable.plot(t, ts["unavailable_keys"] * 100, color="tab:purple",
+    percent = ts["unavailable_keys"] * 100
+    unavailable.plot(t, percent, color="tab:purple",
                      label="keys with no live replica (%)", **_STATE)
     unavailable.set_ylabel("keys unavailable (%)")
+    unavailable.set_ylim(*_percent_limits(percent))
     lines = axes[3].get_lines() + unavailable.get_lines()
-    axes[3].legend(lines, [line.get_label() for line in lines], loc="upper right",
-                   fontsize="small")
+    # Further right than the others: the twin axis's label sits between.
+    axes[3].legend(lines, [line.get_label() for line in lines],
+                   **{**_LEGEND, "bbox_to_anchor": (1.08, 1.0)})
     for ax in axes:
         _fault_spans(ax, result)
     fig.suptitle(f"{result.scenario.name} (seed {result.seed})")
-    fig.tight_layout()
     if directory is None:
         return [fig]
     path = Path(directory) / "timeseries.png"
@@ -241,13 +285,27 @@ def plot_run(result: RunResult, directory: str | Path | None = None) -> list[Any
     return [path]
 
 
+def _percent_limits(percent: Any) -> tuple[float, float]:
+    """A percentage axis from 0 to a little above the peak (0..1% when nothing is above 0).
+
+    >>> _percent_limits([0.0, 0.0]), _percent_limits([0.0, 40.0])
+    ((0.0, 1.0), (0.0, 44.0))
+    """
+    import numpy as np
+
+    values = np.asarray(percent, dtype=float)
+    finite = values[np.isfinite(values)]
+    peak = float(finite.max()) if finite.size else 0.0
+    return 0.0, min(100.0, max(1.0, peak * 1.1))
+
+
 def plot_comparison(comparison: Comparison, directory: str | Path | None = None) -> list[Any]:
     """Success rate, p99 latency and served skew over time, one line per compared value."""
     plt = _pyplot()
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True, layout="constrained")
     for value, result in zip(comparison.values, comparison.results, strict=True):
         ts = result.timeseries
-        label = f"{comparison.key}={value}"
+        label = str(value)
         issued = ts["succeeded"] + ts["failed"]
         ratio = ts["succeeded"] / issued.clip(min=1)
         axes[0].plot(ts["time"], ratio, label=label, **_STEPS)
@@ -259,8 +317,9 @@ def plot_comparison(comparison: Comparison, directory: str | Path | None = None)
     axes[1].yaxis.set_major_formatter(_plain_formatter())
     axes[2].set_ylabel("served peak-to-mean")
     axes[2].set_xlabel("simulated time (s)")
-    axes[0].legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
+    axes[0].legend(title=comparison.key, **_LEGEND)
+    first = comparison.results[0]
+    fig.suptitle(f"{first.scenario.name} (seed {first.seed}): by {comparison.key}")
     if directory is None:
         return [fig]
     Path(directory).mkdir(parents=True, exist_ok=True)

@@ -242,7 +242,7 @@ def test_crash_with_one_replica_loses_the_nodes_share_of_keys() -> None:
     assert abs(availability["max_unavailable"] - crashed) < 5 * sd
     down_for = scenario.duration - scenario.faults[0].at
     assert availability["time_with_unavailable_keys"] == pytest.approx(down_for)
-    assert availability["unavailable_key_seconds"] == pytest.approx(
+    assert availability["unavailable_keyspace_seconds"] == pytest.approx(
         availability["max_unavailable"] * down_for)
 
 

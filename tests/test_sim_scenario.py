@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim import ScenarioError, load_scenario, parse_scenario
-from sim._scenario import apply_overrides, builtin_toml
+from sim._scenario import MAX_REQUESTS, apply_overrides, builtin_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,7 +99,7 @@ def test_overrides_apply_before_validation() -> None:
     assert scenario.faults[0].downtime == 2.0
     assert scenario.placement.vnodes == 50
     assert scenario.placement.algorithm == "rendezvous"
-    with pytest.raises(ScenarioError, match="--set expects key=value"):
+    with pytest.raises(ScenarioError, match="override expects key=value"):
         load_scenario("steady", ["workload.rate"])
     with pytest.raises(ScenarioError, match="must index one of the 1 entries"):
         load_scenario("crash", ["faults.3.at=1"])
@@ -116,13 +116,19 @@ def test_overrides_do_not_mutate_their_input() -> None:
 @given(st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
                  st.text(max_size=5), st.booleans()))
 def test_rate_is_accepted_exactly_when_a_positive_number(value: object) -> None:
-    good = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    # A positive rate is accepted up to the expected-requests limit over the default 60 s.
+    too_many = number and value * 60 > MAX_REQUESTS  # type: ignore[operator]
+    good = number and not too_many
     try:
         scenario = parse_scenario({"workload": {"rate": value}})
     except ScenarioError as exc:
         assert not good
-        assert str(exc).startswith("workload.rate must be")
-        assert repr(value) in str(exc)
+        if too_many:
+            assert str(exc).startswith("workload.rate x duration must be at most")
+        else:
+            assert str(exc).startswith("workload.rate must be")
+            assert repr(value) in str(exc)
     else:
         assert good and scenario.workload.rate == float(value)  # type: ignore[arg-type]
 

@@ -127,7 +127,8 @@ class SimPyCluster:
                 names, rng=rng, strategy=c.strategy, failure_threshold=c.failure_threshold,
                 max_ejection_share=c.max_ejection_share,
                 health_check_backoff=consistent.ExponentialBackoff(
-                    c.health_check_base, c.health_check_factor, c.health_check_cap),
+                    c.health_check_base, c.health_check_factor, c.health_check_cap,
+                    jitter=c.health_check_jitter),
             )
             budget = self.policy.new_budget() if c.retry_budget_ratio > 0 else None
             client = _Client(pool, budget, rng, env)

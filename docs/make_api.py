@@ -74,7 +74,10 @@ def render() -> str:
         elif inspect.isfunction(obj):
             out += [f"## function `{name}{_signature(obj)}`", "", _summary(obj), ""]
         elif typing.get_origin(obj) is not None:
-            args = ", ".join(getattr(a, "__name__", "...") for a in typing.get_args(obj))
+            # Name each member by its origin class: aliases print differently across versions.
+            args = ", ".join(
+                getattr(typing.get_origin(a) or a, "__name__", "...") for a in typing.get_args(obj)
+            )
             out += [f"## type alias `{name}`", "", f"One of: {args}.", ""]
         else:
             text = repr(obj)

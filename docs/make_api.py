@@ -38,6 +38,19 @@ def _signature(obj: object) -> str:
     )
 
 
+def _alias_member(member: object) -> str:
+    """A type alias member's class name, the same on every Python version.
+
+    ``NDArray[Any]`` is a plain generic alias on some versions and a PEP 695 type alias on
+    others, so resolve through ``__value__`` and ``get_origin`` to the class itself.
+    """
+    origin = typing.get_origin(member) or member
+    value = getattr(origin, "__value__", None)
+    if value is not None:
+        origin = typing.get_origin(value) or value
+    return str(getattr(origin, "__name__", "..."))
+
+
 def render() -> str:
     """The Markdown text of docs/api.md."""
     out = [
@@ -74,10 +87,7 @@ def render() -> str:
         elif inspect.isfunction(obj):
             out += [f"## function `{name}{_signature(obj)}`", "", _summary(obj), ""]
         elif typing.get_origin(obj) is not None:
-            # Name each member by its origin class: aliases print differently across versions.
-            args = ", ".join(
-                getattr(typing.get_origin(a) or a, "__name__", "...") for a in typing.get_args(obj)
-            )
+            args = ", ".join(_alias_member(a) for a in typing.get_args(obj))
             out += [f"## type alias `{name}`", "", f"One of: {args}.", ""]
         else:
             text = repr(obj)

@@ -226,6 +226,11 @@ class BoundedLoadRing:
     def _place(self, key: Key, scale: float, ring: HashRing) -> str:
         """The first node of ``key``'s preference list below ``ceil(scale * weight)``."""
         loads = self._loads
+        # Fast path: the home (the preference list's head, found by the ring's O(1) index)
+        # usually has room; walk the preference list only when it is full.
+        home = ring.node_for(key)
+        if loads[home] < math.ceil(scale * ring.weight(home)):
+            return home
         for node in ring.preference(key):
             if loads[node] < math.ceil(scale * ring.weight(node)):
                 return node

@@ -770,39 +770,37 @@ class Pool:
                 request's start (the request stays pending).
         """
         if outcome is _SUCCESS:
-            entry = self._requests.pop(request_id, None)
-            if entry is None:
-                self._unknown_request(request_id)
-            record, started = entry
-            if now < started:
-                self._finished_before_start(request_id, entry, now)
-            record.pending -= 1
+            failed = False
+        elif outcome is _FAILURE or outcome is _TIMEOUT:
+            failed = True
+        else:
+            return self.finish(request_id, self._to_outcome(outcome), now)
+        entry = self._requests.pop(request_id, None)
+        if entry is None:
+            self._unknown_request(request_id)
+        record, started = entry
+        if now < started:
+            self._requests[request_id] = entry  # still pending: nothing changed
+            self._finished_before_start(request_id, started, now)
+        record.pending -= 1
+        self._pending -= 1
+        if not failed:
             record.succeeded += 1
             record.streak = 0
-            self._pending -= 1
             if self._window_size and record.state is HEALTHY:
                 self._record_rate(record, 0, now)
-        elif outcome is _FAILURE or outcome is _TIMEOUT:
-            entry = self._requests.pop(request_id, None)
-            if entry is None:
-                self._unknown_request(request_id)
-            record, started = entry
-            if now < started:
-                self._finished_before_start(request_id, entry, now)
-            record.pending -= 1
-            if outcome is _FAILURE:
-                record.failed += 1
-            else:
-                record.timed_out += 1
-            record.streak += 1
-            self._pending -= 1
-            if record.state is HEALTHY:
-                if record.streak >= self._streak_limit:
-                    self._eject(record, "consecutive_failures", now)
-                if self._window_size and record.state is HEALTHY:
-                    self._record_rate(record, 1, now)
+            return None
+        if outcome is _FAILURE:
+            record.failed += 1
         else:
-            self.finish(request_id, self._to_outcome(outcome), now)
+            record.timed_out += 1
+        record.streak += 1
+        if record.state is HEALTHY:
+            if record.streak >= self._streak_limit:
+                self._eject(record, "consecutive_failures", now)
+            if self._window_size and record.state is HEALTHY:
+                self._record_rate(record, 1, now)
+        return None
 
     @staticmethod
     def _to_outcome(outcome: object) -> Outcome:
@@ -818,13 +816,10 @@ class Pool:
     def _unknown_request(self, request_id: int) -> NoReturn:
         raise ValueError(f"request id {request_id!r} is not pending (unknown or already finished)")
 
-    def _finished_before_start(
-        self, request_id: int, entry: tuple[_Endpoint, float], now: float
-    ) -> NoReturn:
-        self._requests[request_id] = entry  # still pending: nothing changed
+    def _finished_before_start(self, request_id: int, started: float, now: float) -> NoReturn:
         raise ValueError(
             f"request {request_id} cannot finish at now={now!r}, before it started at "
-            f"{entry[1]!r}: now must never decrease between calls"
+            f"{started!r}: now must never decrease between calls"
         )
 
     def _record_rate(self, record: _Endpoint, bad: int, now: float) -> None:

@@ -13,15 +13,13 @@ min / median / max; ratios use medians.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
 
 import numpy as np
+from compare_algorithms import stats, timed  # the harness's timing helpers (same folder)
 
 from consistent import HashRing
 
@@ -29,26 +27,6 @@ try:
     from uhashring import HashRing as UHashRing
 except ImportError:  # pragma: no cover - the bench extra installs it
     UHashRing = None
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Seconds per call of ``fn``, ``repeat`` times after one warm-up, GC paused."""
-    fn()
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return times
-
-
-def summary(times: list[float], per: int = 1) -> dict[str, float]:
-    scaled = [t / per for t in times]
-    return {"min": min(scaled), "median": statistics.median(scaled), "max": max(scaled)}
 
 
 def run(quick: bool) -> list[dict[str, object]]:
@@ -70,38 +48,38 @@ def run(quick: bool) -> list[dict[str, object]]:
 
     scalar = str_keys[:n_scalar]
     node_for = ours.node_for
-    mine = summary(timed(lambda: [node_for(k) for k in scalar], repeat), n_scalar)
+    mine = stats(timed(lambda: [node_for(k) for k in scalar], repeat), 1 / n_scalar)
     other = None
     if theirs:
         get_node = theirs.get_node
-        other = summary(timed(lambda: [get_node(k) for k in scalar], repeat), n_scalar)
+        other = stats(timed(lambda: [get_node(k) for k in scalar], repeat), 1 / n_scalar)
     row("node_for (str keys)", "s/key", mine, other)
 
     batch = str_keys[:n_batch]
-    mine = summary(timed(lambda: ours.lookup_many(batch), repeat), n_batch)
+    mine = stats(timed(lambda: ours.lookup_many(batch), repeat), 1 / n_batch)
     other = None
     if theirs:
         # uhashring has no batch API: its per-key loop is what users would write.
         sample = batch[: n_batch // 10]
-        other = summary(timed(lambda: [get_node(k) for k in sample], repeat), len(sample))
+        other = stats(timed(lambda: [get_node(k) for k in sample], repeat), 1 / len(sample))
     row("lookup_many (str keys)", "s/key", mine, other)
 
-    mine = summary(timed(lambda: ours.lookup_many(int_keys), repeat), n_batch)
+    mine = stats(timed(lambda: ours.lookup_many(int_keys), repeat), 1 / n_batch)
     other = None
     if theirs:
         sample_ints = int_keys[: n_batch // 10].tolist()
-        other = summary(timed(lambda: [get_node(k) for k in sample_ints], repeat), len(sample_ints))
+        other = stats(
+            timed(lambda: [get_node(k) for k in sample_ints], repeat), 1 / len(sample_ints)
+        )
     row("lookup_many (int keys)", "s/key", mine, other)
 
-    mine = summary(timed(lambda: ours.lookup_codes(int_keys), repeat), n_batch)
+    mine = stats(timed(lambda: ours.lookup_codes(int_keys), repeat), 1 / n_batch)
     row("lookup_codes (int keys)", "s/key", mine, None)
 
     big = [f"node-{i}" for i in range(1000)]
     build_repeat = 3 if quick else 5
-    mine = summary(timed(lambda: HashRing(big), build_repeat))
-    other = (
-        summary(timed(lambda: UHashRing(nodes=big, vnodes=160), build_repeat)) if theirs else None
-    )
+    mine = stats(timed(lambda: HashRing(big), build_repeat))
+    other = stats(timed(lambda: UHashRing(nodes=big, vnodes=160), build_repeat)) if theirs else None
     row("build 1,000-node ring", "s", mine, other)
 
     ring = HashRing(big)
@@ -112,12 +90,10 @@ def run(quick: bool) -> list[dict[str, object]]:
             start = time.perf_counter()
             change(f"join-{i}")
             single.append(time.perf_counter() - start)
-        row(
-            f"{label} one node {'to' if label == 'add' else 'of'} 1,000", "s", summary(single), None
-        )
+        row(f"{label} one node {'to' if label == 'add' else 'of'} 1,000", "s", stats(single), None)
     if theirs:
         uring = UHashRing(nodes=big, vnodes=160)
-        other_add = summary(timed(lambda: (uring.add_node("x"), uring.remove_node("x")), 3))
+        other_add = stats(timed(lambda: (uring.add_node("x"), uring.remove_node("x")), 3))
         rows[-1]["uhashring add+remove"] = other_add
     rows.append(
         {

@@ -742,26 +742,15 @@ class HashRing:
     __hash__ = None  # type: ignore[assignment]
 
     def copy(self) -> HashRing:
-        """An independent ring with the same members; O(nodes), arrays are shared until changed.
+        """An independent ring with the same members; O(1): all state is shared until changed.
 
         >>> a = HashRing(["a"]); b = a.copy(); b.add("b"); len(a), len(b)
         (1, 2)
         """
         clone = object.__new__(HashRing)
+        # Mutations never change a container in place: they build new arrays, dicts and
+        # lists and swap them in (see _apply), so a copy can share every one of them.
         clone.__dict__.update(self.__dict__)
-        clone._weights = dict(self._weights)
-        clone._counts = dict(self._counts)
-        clone._slot_of = dict(self._slot_of)
-        clone._slot_names = list(self._slot_names)
-        clone._key_hash = clone._make_key_hash()
-        clone._lookup = (
-            clone._key_hash,
-            clone._first,
-            clone._shift,
-            clone._seq,
-            clone._codes_seq,
-            clone._slot_names,
-        )
         return clone
 
     def _make_key_hash(self) -> Callable[[bytes], int]:

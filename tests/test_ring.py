@@ -212,9 +212,15 @@ def test_collisions_are_ordered_by_name_and_removal_keeps_the_survivor():
 
 def test_copy_is_independent_and_pickle_round_trips():
     ring = HashRing({"a": 1, "b": 2}, vnodes=30)
+    before = state(ring)
     clone = ring.copy()
     clone.add("c")
     clone.remove("a")
+    clone.set_weight("b", 3)
+    for _ in range(40):  # enough removals to renumber the clone's slots (_compact)
+        clone.add("x")
+        clone.remove("x")
+    assert state(ring) == before and ring.weight("b") == 2
     ring._check()
     clone._check()
     assert ring.nodes == ("a", "b") and clone.nodes == ("b", "c")

@@ -134,11 +134,7 @@ class HashRing:
     ) -> None:
         if isinstance(vnodes, bool) or not isinstance(vnodes, int) or vnodes < 1:
             raise ValueError(f"vnodes must be a positive int, got {vnodes!r}")
-        self._vnodes = vnodes
-        self._hasher = get_hasher(hash)
-        self._ketama = False
-        self._key_hash = self._make_key_hash()
-        self._init_empty(64)
+        self._init_empty(vnodes, get_hasher(hash), ketama=False)
         self._add_many(_normalise_members(nodes))
 
     @classmethod
@@ -155,19 +151,20 @@ class HashRing:
             TypeError, ValueError: as for the constructor; a weight that is not an int.
         """
         ring = cls.__new__(cls)
-        ring._vnodes = 160
-        ring._hasher = MD5Hasher()
-        ring._ketama = True
-        ring._key_hash = ring._make_key_hash()
-        ring._init_empty(32)
+        ring._init_empty(160, MD5Hasher(), ketama=True)
         ring._add_many(_normalise_members(nodes))
         return ring
 
     # ------------------------------------------------------------------ state
 
-    def _init_empty(self, bits: int) -> None:
-        self._bits = bits
-        self._space = 1 << bits
+    def _init_empty(self, vnodes: int, hasher: KeyHasher, *, ketama: bool) -> None:
+        """An empty ring with its configuration (every constructor path comes here)."""
+        self._vnodes = vnodes
+        self._hasher = hasher
+        self._ketama = ketama
+        self._key_hash = self._make_key_hash()
+        self._bits = 32 if ketama else 64
+        self._space = 1 << self._bits
         self._weights: dict[str, float] = {}
         self._counts: dict[str, int] = {}
         self._slot_of: dict[str, int] = {}
@@ -774,11 +771,7 @@ class HashRing:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._vnodes = state["vnodes"]
-        self._hasher = state["hasher"]
-        self._ketama = state["ketama"]
-        self._key_hash = self._make_key_hash()
-        self._init_empty(32 if self._ketama else 64)
+        self._init_empty(state["vnodes"], state["hasher"], ketama=state["ketama"])
         self._add_many(list(state["weights"].items()))
 
     # ------------------------------------------------------------- invariants

@@ -11,6 +11,10 @@ from __future__ import annotations
 __all__ = [
     "ConsistentError",
     "DuplicateNodeError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "LimitExceededError",
+    "UnknownKeyError",
     "EmptyRingError",
     "NoHealthyEndpointError",
     "PoolFullError",
@@ -23,6 +27,18 @@ class ConsistentError(Exception):
     """Base class of every error raised by :mod:`consistent`."""
 
 
+class InvalidArgumentError(ConsistentError, ValueError):
+    """A caller passed a value the operation cannot take (also a :class:`ValueError`)."""
+
+
+class InvalidTypeError(ConsistentError, TypeError):
+    """A caller passed a value of a type the operation cannot take (also a :class:`TypeError`)."""
+
+
+class LimitExceededError(InvalidArgumentError):
+    """A size (points on a ring, a table's length) is beyond the library's documented limit."""
+
+
 class EmptyRingError(ConsistentError, LookupError):
     """A lookup was made on a placement structure that has no nodes."""
 
@@ -32,6 +48,13 @@ class UnknownNodeError(ConsistentError, KeyError):
 
     def __str__(self) -> str:
         # KeyError.__str__ repr()s its argument; our argument is already a sentence.
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownKeyError(ConsistentError, KeyError):
+    """A key named in a call holds nothing to act on (e.g. releasing a key never assigned)."""
+
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 

@@ -19,6 +19,11 @@ eject an endpoint (passive outlier detection):
 * optionally (:class:`SuccessRateEjection`) when its success rate over its last ``window``
   outcomes falls below a threshold.
 
+An :attr:`Outcome.UPSTREAM` reply ("upstream unavailable": the endpoint answered, but a
+server behind it, the key's home, was unreachable) is not the endpoint's fault: it frees the
+request and touches neither the streak nor the success rate, unless the pool was built with
+``eject_on_upstream=True``, which counts it as a failure.
+
 An ejection is refused, and the endpoint stays healthy, when it would make more than
 ``max_ejection_share`` of the endpoints ejected (Envoy's ``max_ejection_percent``; as in
 Envoy, at least one endpoint may always be ejected unless the share is 0).
@@ -103,6 +108,11 @@ class Outcome(str, Enum):
     SUCCESS = "success"
     FAILURE = "failure"
     TIMEOUT = "timeout"
+    UPSTREAM = "upstream"
+    """The endpoint answered, but could not serve the request because a server behind it
+    (the key's home) was unreachable: an HTTP 502/503 "upstream unavailable" reply. It frees
+    the request and is not held against the endpoint (see :class:`Pool`,
+    ``eject_on_upstream``); :class:`~consistent.RetryPolicy` retries it by default."""
 
     def __repr__(self) -> str:
         return f"Outcome.{self.name}"
@@ -183,7 +193,8 @@ class PoolEvent:
 class EndpointStats:
     """Counts and state of one endpoint, as returned by :meth:`Pool.stats`.
 
-    ``started == succeeded + failed + timed_out + pending`` always holds.
+    ``started == succeeded + failed + timed_out + upstream + pending`` always holds
+    (``upstream`` counts :attr:`Outcome.UPSTREAM` replies).
     ``since`` and ``reason`` are the time and trigger of the transition into ``state``;
     ``next_check_at`` is when the next health check is due (``None`` unless ejected);
     ``ejections_refused`` counts ejections the ejection cap prevented.
@@ -203,6 +214,7 @@ class EndpointStats:
     consecutive_failures: int = 0
     next_check_at: float | None = None
     ejections_refused: int = 0
+    upstream: int = 0
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,7 @@ class SuccessRateEjection:
 _SUCCESS: Final = Outcome.SUCCESS
 _FAILURE: Final = Outcome.FAILURE
 _TIMEOUT: Final = Outcome.TIMEOUT
+_UPSTREAM: Final = Outcome.UPSTREAM
 _UNLIMITED: Final = sys.maxsize
 _P2C, _RANDOM, _ROUND_ROBIN, _FIRST_IDLE = STRATEGIES
 
@@ -275,6 +288,7 @@ class _Endpoint:
         "streak",
         "succeeded",
         "timed_out",
+        "upstream",
         "window",
         "window_bad",
         "window_count",
@@ -292,6 +306,7 @@ class _Endpoint:
         self.succeeded = 0
         self.failed = 0
         self.timed_out = 0
+        self.upstream = 0
         self.streak = 0
         self.ejections = 0
         self.ejections_refused = 0
@@ -364,6 +379,8 @@ class Pool:
         observer: called with a :class:`PoolEvent` after every transition (synchronously,
             with the pool already in its new state).
         panic: pick among all endpoints when none is healthy (default) instead of raising.
+        eject_on_upstream: count an :attr:`Outcome.UPSTREAM` reply as a failure of the
+            endpoint (default ``False``: it is not held against the endpoint).
         now: the time of the initial endpoints' ``added`` transitions.
 
     Raises:
@@ -387,6 +404,7 @@ class Pool:
         max_pending_per_endpoint: int | None = None,
         observer: Callable[[PoolEvent], None] | None = None,
         panic: bool = True,
+        eject_on_upstream: bool = False,
         now: float = 0.0,
     ) -> None:
         if not isinstance(rng, random.Random):
@@ -433,6 +451,7 @@ class Pool:
         self._max_per = _check_limit("max_pending_per_endpoint", max_pending_per_endpoint)
         self._observer = observer
         self._panic_allowed = bool(panic)
+        self._eject_on_upstream = bool(eject_on_upstream)
 
         self._by_name: dict[str, _Endpoint] = {}
         self._candidates: list[_Endpoint] = []
@@ -555,7 +574,8 @@ class Pool:
             f"health_check_backoff={self._health_check_backoff!r}, "
             f"max_pending={self._max_pending_arg!r}, "
             f"max_pending_per_endpoint={self._max_pending_per_endpoint_arg!r}, "
-            f"panic={self._panic_allowed!r})"
+            f"panic={self._panic_allowed!r}"
+            + (", eject_on_upstream=True)" if self._eject_on_upstream else ")")
         )
 
     # -- the state machine -------------------------------------------------------------------
@@ -762,6 +782,12 @@ class Pool:
         ejects the endpoint at ``failure_threshold`` (within the ejection cap). Outcomes on
         ejected or removed endpoints are counted but cause no transition.
 
+        :attr:`Outcome.UPSTREAM` (the endpoint answered that a server behind it was
+        unreachable) frees the request and is counted in ``upstream``, but is not held
+        against the endpoint: it neither extends nor resets the failure streak, and is no
+        success for the success rate. A pool built with ``eject_on_upstream=True`` treats it
+        as a failure instead (streak, success rate, ejection).
+
         Runtime complexity: O(1) (O(n) when it ejects).
 
         Raises:
@@ -771,7 +797,7 @@ class Pool:
         """
         if outcome is _SUCCESS:
             failed = False
-        elif outcome is _FAILURE or outcome is _TIMEOUT:
+        elif outcome is _FAILURE or outcome is _TIMEOUT or outcome is _UPSTREAM:
             failed = True
         else:
             return self.finish(request_id, self._to_outcome(outcome), now)
@@ -792,8 +818,12 @@ class Pool:
             return None
         if outcome is _FAILURE:
             record.failed += 1
-        else:
+        elif outcome is _TIMEOUT:
             record.timed_out += 1
+        else:
+            record.upstream += 1
+            if not self._eject_on_upstream:
+                return None
         record.streak += 1
         if record.state is HEALTHY:
             if record.streak >= self._streak_limit:
@@ -940,6 +970,7 @@ class Pool:
                 consecutive_failures=e.streak,
                 next_check_at=e.next_check,
                 ejections_refused=e.ejections_refused,
+                upstream=e.upstream,
             )
             for name, e in self._by_name.items()
         }
@@ -958,7 +989,7 @@ class Pool:
         else:
             assert self._candidates == [] and not self._panic
         for e in members:
-            assert e.started == e.succeeded + e.failed + e.timed_out + e.pending
+            assert e.started == e.succeeded + e.failed + e.timed_out + e.upstream + e.pending
             assert (e.next_check is not None) == (e.state is EJECTED)
             assert e.pending >= 0
         assert self._pending == len(self._requests)

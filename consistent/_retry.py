@@ -163,7 +163,9 @@ class RetryPolicy:
     Args:
         max_attempts: attempts in all, the original included (1 disables retries).
         prefer_different_endpoint: retries should exclude the endpoints already tried.
-        retry_on: the outcomes worth retrying (strings accepted; not ``SUCCESS``).
+        retry_on: the outcomes worth retrying (strings accepted; not ``SUCCESS``). The
+            default retries failures, timeouts and :attr:`~consistent.Outcome.UPSTREAM`
+            replies (another endpoint may reach the key's home).
         backoff: the wait before each retry (default :data:`DEFAULT_RETRY_BACKOFF`).
         budget_ratio, budget_min_per_second, budget_ttl: parameters of :meth:`new_budget`.
 
@@ -173,7 +175,7 @@ class RetryPolicy:
 
     max_attempts: int = 3
     prefer_different_endpoint: bool = True
-    retry_on: frozenset[Outcome] = frozenset({Outcome.FAILURE, Outcome.TIMEOUT})
+    retry_on: frozenset[Outcome] = frozenset({Outcome.FAILURE, Outcome.TIMEOUT, Outcome.UPSTREAM})
     backoff: ExponentialBackoff = DEFAULT_RETRY_BACKOFF
     budget_ratio: float = 0.2
     budget_min_per_second: float = 10.0

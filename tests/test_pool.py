@@ -526,7 +526,7 @@ def test_counts_are_conserved(plan: list[tuple[int, Outcome]]) -> None:
         else:
             open_requests.append(pool.acquire(1.0)[1])
     for s in pool.stats().values():
-        assert s.started == s.succeeded + s.failed + s.timed_out + s.pending
+        assert s.started == s.succeeded + s.failed + s.timed_out + s.upstream + s.pending
     assert pool.pending == len(open_requests)
     pool._check()
 
@@ -553,7 +553,7 @@ def test_transition_table_is_closed() -> None:
 def test_retry_policy_defaults_and_repr() -> None:
     policy = RetryPolicy()
     assert policy.max_attempts == 3 and policy.prefer_different_endpoint
-    assert policy.retry_on == frozenset({Outcome.FAILURE, Outcome.TIMEOUT})
+    assert policy.retry_on == frozenset({Outcome.FAILURE, Outcome.TIMEOUT, Outcome.UPSTREAM})
     again = eval(
         repr(policy), {"RetryPolicy": RetryPolicy, "ExponentialBackoff": ExponentialBackoff}
     )
@@ -682,3 +682,60 @@ def test_other_calls_take_an_earlier_now_as_given() -> None:
     pool.report_check("c", False, 8.0)
     assert events[-1].time == 8.0 and pool.stats()["c"].since == 8.0
     pool._check()
+
+
+# -- upstream unavailable ------------------------------------------------------------------
+
+
+def test_upstream_reply_frees_the_request_and_is_not_held_against_the_endpoint() -> None:
+    events: list[PoolEvent] = []
+    pool = make("ab", failure_threshold=2, observer=events.append)
+    fail(pool, "a", 1.0)  # streak 1
+    for _ in range(5):
+        fail(pool, "a", 1.0, Outcome.UPSTREAM)
+    s = pool.stats()["a"]
+    assert (s.upstream, s.failed, s.pending, s.consecutive_failures) == (5, 1, 0, 1)
+    assert s.state == "healthy" and pool.pending == 0
+    fail(pool, "a", 2.0)  # the streak was not reset by the upstream replies: ejected now
+    assert not pool.is_healthy("a")
+    assert [e.reason for e in events] == ["added", "added", "consecutive_failures"]
+    pool.finish(pool.start("b", 3.0), "upstream", 3.0)  # the string value works too
+    assert pool.stats()["b"].upstream == 1
+    pool._check()
+
+
+def test_upstream_reply_is_no_success_for_the_success_rate() -> None:
+    rule = SuccessRateEjection(threshold=0.5, window=4, min_requests=4)
+    pool = make("ab", failure_threshold=None, success_rate=rule)
+    fail(pool, "a", 0.0)
+    fail(pool, "a", 0.0)
+    for _ in range(10):
+        fail(pool, "a", 0.0, Outcome.UPSTREAM)
+    succeed(pool, "a", 0.0)
+    assert pool.is_healthy("a")  # 1 success in 3 judged outcomes; window not yet full
+    fail(pool, "a", 0.0)  # 1 of 4 succeeded: below 0.5
+    assert not pool.is_healthy("a")
+
+
+def test_eject_on_upstream_counts_it_as_a_failure() -> None:
+    pool = make("ab", eject_on_upstream=True, health_check_backoff=FIXED)
+    fail(pool, "a", 1.0, Outcome.UPSTREAM)
+    s = pool.stats()["a"]
+    assert (s.state, s.reason, s.upstream, s.failed) == ("ejected", "consecutive_failures", 1, 0)
+    assert "eject_on_upstream=True" in repr(pool)
+    assert "eject_on_upstream" not in repr(make("ab"))
+    rule = SuccessRateEjection(threshold=0.5, window=2)
+    rated = make("ab", failure_threshold=None, success_rate=rule, eject_on_upstream=True)
+    succeed(rated, "a", 0.0)
+    fail(rated, "a", 0.0, Outcome.UPSTREAM)
+    assert rated.is_healthy("a")  # 1 of 2: not below 0.5
+    fail(rated, "a", 0.0, Outcome.UPSTREAM)
+    assert not rated.is_healthy("a")
+
+
+def test_upstream_is_retried_by_default_like_a_failure() -> None:
+    policy = RetryPolicy()
+    assert policy.should_retry(1, Outcome.UPSTREAM, None, 0.0)
+    assert policy.should_retry(1, "upstream", None, 0.0)
+    assert not policy.should_retry(3, Outcome.UPSTREAM, None, 0.0)
+    assert not RetryPolicy(retry_on={"timeout"}).should_retry(1, "upstream", None, 0.0)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ exact). Rules drive both; invariants compare them and call ``Pool._check()``. Ch
   endpoint is healthy;
 * checks are due exactly when the policy says; a passing check re-admits;
 * the ejection cap is respected;
-* counts are conserved: started = succeeded + failed + timed out + pending.
+* counts are conserved: started = succeeded + failed + timed out + upstream + pending;
+* an upstream reply is held against the endpoint only with ``eject_on_upstream``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,16 @@ class ModelEndpoint:
     next_check: float | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ["started", "success", "failure", "timeout", "checks_passed", "checks_failed"], 0
+            [
+                "started",
+                "success",
+                "failure",
+                "timeout",
+                "upstream",
+                "checks_passed",
+                "checks_failed",
+            ],
+            0,
         )
     )
     pending: int = 0
@@ -77,6 +87,7 @@ class PoolMachine(RuleBasedStateMachine):
         panic=st.booleans(),
         initial=st.lists(st.sampled_from(NAMES), unique=True, max_size=4),
         seed=st.integers(0, 2**16),
+        eject_on_upstream=st.booleans(),
     )
     def setup(
         self,
@@ -86,10 +97,12 @@ class PoolMachine(RuleBasedStateMachine):
         panic: bool,
         initial: list[str],
         seed: int,
+        eject_on_upstream: bool,
     ) -> None:
         self.threshold = threshold
         self.share = share
         self.panic = panic
+        self.eject_on_upstream = eject_on_upstream
         self.pool = Pool(
             initial,
             rng=random.Random(seed),
@@ -99,6 +112,7 @@ class PoolMachine(RuleBasedStateMachine):
             health_check_backoff=BACKOFF,
             observer=self.events.append,
             panic=panic,
+            eject_on_upstream=eject_on_upstream,
         )
         for name in initial:
             self.model[name] = ModelEndpoint()
@@ -179,6 +193,8 @@ class PoolMachine(RuleBasedStateMachine):
         if outcome is Outcome.SUCCESS:
             entry.streak = 0
             return
+        if outcome is Outcome.UPSTREAM and not self.eject_on_upstream:
+            return  # not the endpoint's fault: the streak neither grows nor resets
         entry.streak += 1
         current = self.model.get(name)
         if current is entry and entry.healthy and entry.streak >= self.threshold:
@@ -244,14 +260,15 @@ class PoolMachine(RuleBasedStateMachine):
             c = entry.counts
             assert s.state == ("healthy" if entry.healthy else "ejected")
             assert s.next_check_at == entry.next_check
-            assert (s.started, s.succeeded, s.failed, s.timed_out, s.pending) == (
+            assert (s.started, s.succeeded, s.failed, s.timed_out, s.upstream, s.pending) == (
                 c["started"],
                 c["success"],
                 c["failure"],
                 c["timeout"],
+                c["upstream"],
                 entry.pending,
             )
-            assert s.started == s.succeeded + s.failed + s.timed_out + s.pending
+            assert s.started == s.succeeded + s.failed + s.timed_out + s.upstream + s.pending
             assert (s.checks_passed, s.checks_failed) == (c["checks_passed"], c["checks_failed"])
             assert s.consecutive_failures == entry.streak
         due = [e.next_check for e in self.model.values() if e.next_check is not None]

@@ -46,6 +46,7 @@ from consistent._pool import (
     transition_diagram,
 )
 from consistent._protocol import Placement, movement
+from consistent._registry import ALGORITHMS
 from consistent._rendezvous import Rendezvous
 from consistent._retry import DEFAULT_RETRY_BACKOFF, RetryBudget, RetryPolicy
 from consistent._ring import HashRing
@@ -88,6 +89,7 @@ __all__ = [
     "Maglev",
     "MultiProbe",
     "BoundedLoadRing",
+    "ALGORITHMS",
     # backoff and pool
     "ExponentialBackoff",
     "Jitter",

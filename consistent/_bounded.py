@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,16 @@ class BoundedLoadRing:
         TypeError: a node name is not a str, a weight or ``eps`` not a number.
         ValueError: ``eps <= 0``, a weight not positive, bad ``vnodes``, a duplicate name.
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'bounded'
+    summary: ClassVar[str] = 'hash ring with bounded loads (each entry assigns/releases requests)'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset({"eps", "vnodes"})
 
     __slots__ = (
         "_eps",

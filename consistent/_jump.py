@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Final, TypeVar
+from typing import ClassVar, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -382,6 +382,16 @@ class JumpHash:
         DuplicateNodeError: a node name is repeated.
         UnsupportedOperationError: a weight is not 1 (use Rendezvous or HashRing).
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'jump'
+    summary: ClassVar[str] = 'jump consistent hash (append/pop only)'
+    removes_any_node: ClassVar[bool] = False
+    exact_ownership: ClassVar[bool] = False
+    weighted: ClassVar[bool] = False
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("_hash_key", "_hasher", "_index", "_names", "_nodes")
 

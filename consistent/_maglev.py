@@ -65,7 +65,7 @@ import math
 import sys
 from array import array
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -271,6 +271,16 @@ class Maglev:
         ValueError: ``table_size`` not prime, or not larger than the number of nodes; a
             weight not positive; a duplicate name (:class:`DuplicateNodeError`).
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'maglev'
+    summary: ClassVar[str] = 'Maglev lookup table'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"table_size"})
 
     __slots__ = (
         "_code_table",

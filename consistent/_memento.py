@@ -34,7 +34,7 @@ restore them in the reverse order of removal.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +97,16 @@ class MementoHash:
         DuplicateNodeError: a node name is repeated.
         UnsupportedOperationError: a weight is not 1 (use Rendezvous or HashRing).
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'memento'
+    summary: ClassVar[str] = 'jump with arbitrary removals'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = False
+    weighted: ClassVar[bool] = False
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = (
         "_bucket_of",

@@ -61,7 +61,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from itertools import pairwise
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +172,16 @@ class MultiProbe:
             hashing to the same point, or a weight other than 1
             (:class:`UnsupportedOperationError`).
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'multiprobe'
+    summary: ClassVar[str] = 'multi-probe hashing'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = True
+    weighted: ClassVar[bool] = False
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"probes"})
 
     __slots__ = (
         "_bucket_first",

@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Final, TypeVar, Union
+from typing import Any, ClassVar, Final, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +90,16 @@ class Rendezvous:
         ValueError: a weight is not positive and finite.
         DuplicateNodeError: a node name is repeated.
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'rendezvous'
+    summary: ClassVar[str] = 'weighted rendezvous (HRW)'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = False
+    weighted: ClassVar[bool] = True
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = (
         "_bitflips",

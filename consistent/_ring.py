@@ -52,7 +52,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import compress
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -124,6 +124,16 @@ class HashRing:
         ValueError: bad ``vnodes``, non-positive weight, unknown hash family.
         DuplicateNodeError: a node name appears twice.
     """
+
+    # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
+    # simulator, the benchmarks and the tests.
+    algorithm: ClassVar[str] = 'ring'
+    summary: ClassVar[str] = 'hash ring with virtual nodes'
+    removes_any_node: ClassVar[bool] = True
+    exact_ownership: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    stateful: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"vnodes"})
 
     def __init__(
         self,

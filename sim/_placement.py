@@ -10,9 +10,9 @@ when the home completes it, or when the attempt times out or is rejected. Key-sp
 (ownership, movement, availability) use the underlying ring, where keys go while no node is
 full.
 
-Algorithms are looked up in :mod:`consistent` by class name when a run starts, so an
-algorithm that lands in the library later plugs in without touching the simulator; one that
-is not there yet is a scenario error naming what is available.
+Facts about each algorithm (whether it removes any node, whether ``ownership()`` is exact,
+whether it is stateful, which ``placement.options`` it takes) are the classes' own, read from
+:data:`consistent.ALGORITHMS`; an algorithm registered there is available here too.
 """
 
 from __future__ import annotations
@@ -35,85 +35,75 @@ __all__ = [
     "derive_placement",
     "home_codes",
     "key_movement",
+    "removal_capable",
 ]
 
 
 @dataclass(frozen=True)
 class Algorithm:
-    """One placement algorithm as the simulator knows it."""
+    """One placement algorithm as the simulator sees it: a view of its class's facts."""
 
     name: str
-    class_names: tuple[str, ...]
-    description: str
-    removes: bool
-    options: frozenset[str] = frozenset()
-    #: Homes depend on load at placement time (``assign``/``release``), not on membership only.
-    stateful: bool = False
-    #: What ``ownership()`` reports: "exact" shares computed from the structure (ring arcs,
-    #: table entries) or "expected" shares over the hash (ideal, so key-space skew is 1 / 0).
-    ownership: str = "exact"
-
-    def resolve(self) -> type[Any] | None:
-        """The class in :mod:`consistent`, or ``None`` if this version does not have it."""
-        for class_name in self.class_names:
-            cls = getattr(consistent, class_name, None)
-            if cls is not None:
-                return cls  # type: ignore[no-any-return]
-        return None
+    cls: type[Any]
 
     @property
-    def available(self) -> bool:
-        """Whether the installed :mod:`consistent` provides this algorithm."""
-        return self.resolve() is not None
+    def description(self) -> str:
+        """One line saying what the algorithm is (the class's ``summary``)."""
+        return str(self.cls.summary)
+
+    @property
+    def removes(self) -> bool:
+        """Whether any node can leave (``False``: only the last one added, as jump hash)."""
+        return bool(self.cls.removes_any_node)
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The ``placement.options`` keys a scenario may set (constructor keywords)."""
+        return frozenset(self.cls.options)
+
+    @property
+    def stateful(self) -> bool:
+        """Homes depend on load at placement time (``assign``/``release``), not membership."""
+        return bool(self.cls.stateful)
+
+    @property
+    def ownership(self) -> str:
+        """What ``ownership()`` reports: "exact" shares computed from the structure (ring
+        arcs, table entries, multi-probe's closed form over the points) or "expected" shares
+        over the hash (1/n or w/sum(w), so key-space skew is ideal: 1 / 0)."""
+        return "exact" if self.cls.exact_ownership else "expected"
 
 
 ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a
-    for a in (
-        Algorithm("ring", ("HashRing",), "hash ring with virtual nodes", True, frozenset()),
-        Algorithm("jump", ("JumpHash",), "jump consistent hash (append/pop only)", False,
-                  ownership="expected"),
-        Algorithm("memento", ("MementoHash", "AnchorHash"), "jump with arbitrary removals", True,
-                  ownership="expected"),
-        Algorithm(
-            "rendezvous", ("Rendezvous", "RendezvousHash"), "weighted rendezvous (HRW)", True,
-            ownership="expected",
-        ),
-        Algorithm("maglev", ("Maglev", "MaglevHash"), "Maglev lookup table", True,
-                  frozenset({"table_size"})),
-        Algorithm("multiprobe", ("MultiProbe", "MultiProbeHash"), "multi-probe hashing", True,
-                  frozenset({"probes"}), ownership="expected"),
-        Algorithm("bounded", ("BoundedLoadRing",),
-                  "hash ring with bounded loads (each entry assigns/releases requests)", True,
-                  frozenset({"eps"}), stateful=True),
-    )
+    name: Algorithm(name, cls) for name, cls in consistent.ALGORITHMS.items()
 }
+
+
+def removal_capable() -> list[str]:
+    """The names of the algorithms that can remove any node, in registry order."""
+    return [name for name, algorithm in ALGORITHMS.items() if algorithm.removes]
 
 
 def build_placement(config: PlacementConfig, nodes: Sequence[str]) -> Placement:
     """A new placement of ``config``'s algorithm over ``nodes``.
 
+    ``placement.vnodes`` is passed to algorithms whose options include ``vnodes`` (unless
+    ``placement.options`` sets it).
+
     Raises:
-        ValueError: the algorithm is unknown or not provided by the installed ``consistent``.
+        ValueError: the algorithm is unknown.
     """
     algorithm = ALGORITHMS.get(config.algorithm)
     if algorithm is None:
         raise ValueError(
             f"placement.algorithm must be one of {sorted(ALGORITHMS)}, got {config.algorithm!r}"
         )
-    cls = algorithm.resolve()
-    if cls is None:
-        have = sorted(name for name, a in ALGORITHMS.items() if a.available)
-        raise ValueError(
-            f"placement.algorithm {config.algorithm!r} is not provided by this version of "
-            f"consistent (available: {', '.join(have)})"
-        )
     kwargs: dict[str, Any] = dict(config.options)
     if config.hash != "xxh3":
         kwargs["hash"] = consistent.get_hasher(config.hash)
-    if config.algorithm in ("ring", "bounded"):
+    if "vnodes" in algorithm.options:
         kwargs.setdefault("vnodes", config.vnodes)
-    placement: Placement = cls(list(nodes), **kwargs)
+    placement: Placement = algorithm.cls(list(nodes), **kwargs)
     return placement
 
 

@@ -38,7 +38,7 @@ from sim._config import (
     WorkloadConfig,
 )
 from sim._model import server_names
-from sim._placement import ALGORITHMS
+from sim._placement import ALGORITHMS, removal_capable
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -310,7 +310,8 @@ def _cross_check(scenario: Scenario) -> None:
     if removes and not algorithm.removes:
         raise ScenarioError(
             f"placement.algorithm {algorithm.name!r} cannot remove arbitrary nodes, which this "
-            f"scenario's faults need (use 'memento', 'ring' or 'rendezvous')"
+            f"scenario's faults need (use one of "
+            f"{', '.join(repr(name) for name in removal_capable())})"
         )
 
 

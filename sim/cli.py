@@ -249,8 +249,7 @@ def _cmd_list(out: IO[str]) -> int:
         out.write(f"  {name:<16} {description}{marker}\n")
     out.write("placement algorithms:\n")
     for name, algorithm in ALGORITHMS.items():
-        status = "" if algorithm.available else "  [not in this version of consistent]"
-        out.write(f"  {name:<16} {algorithm.description}{status}\n")
+        out.write(f"  {name:<16} {algorithm.description}\n")
     return 0
 
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Union
 
+from consistent._errors import InvalidArgumentError, InvalidTypeError
+
 __all__ = ["ExponentialBackoff", "Jitter"]
 
 
@@ -69,9 +71,11 @@ JitterLike = Union[Jitter, str]
 def _positive_number(name: str, value: object) -> float:
     """``value`` as a float if it is a finite positive real number, else a clear error."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}: {value!r}")
+        raise InvalidTypeError(
+            f"{name} must be a positive number, got {type(value).__name__}: {value!r}"
+        )
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
@@ -83,7 +87,7 @@ def _to_jitter(value: object) -> Jitter:
             return Jitter(value)
         except ValueError:
             pass
-    raise ValueError(
+    raise InvalidArgumentError(
         f"jitter must be one of {[j.value for j in Jitter]} or a Jitter, got {value!r}"
     )
 
@@ -105,7 +109,7 @@ class ExponentialBackoff:
     >>> ExponentialBackoff(base=-1)
     Traceback (most recent call last):
     ...
-    ValueError: base must be a positive finite number, got -1
+    consistent._errors.InvalidArgumentError: base must be a positive finite number, got -1
 
     Args:
         base: the nominal delay of the first attempt (seconds, or whatever unit ``now`` uses).
@@ -134,10 +138,10 @@ class ExponentialBackoff:
         base_f = _positive_number("base", base)
         factor_f = _positive_number("factor", factor)
         if factor_f < 1.0:
-            raise ValueError(f"factor must be at least 1, got {factor!r}")
+            raise InvalidArgumentError(f"factor must be at least 1, got {factor!r}")
         cap_f = _positive_number("cap", cap)
         if cap_f < base_f:
-            raise ValueError(f"cap must be at least base ({base!r}), got {cap!r}")
+            raise InvalidArgumentError(f"cap must be at least base ({base!r}), got {cap!r}")
         object.__setattr__(self, "base", base_f)
         object.__setattr__(self, "factor", factor_f)
         object.__setattr__(self, "cap", cap_f)
@@ -163,7 +167,7 @@ class ExponentialBackoff:
         Raises:
             ValueError: ``attempt`` is not an int of at least 1.
         """
-        _check_attempt(attempt)
+        check_attempt(attempt)
         return self._nominal(attempt)
 
     def _nominal(self, attempt: int) -> float:
@@ -188,13 +192,15 @@ class ExponentialBackoff:
         Raises:
             ValueError: ``attempt`` is not an int of at least 1, or ``previous`` is negative.
         """
-        _check_attempt(attempt)
+        check_attempt(attempt)
         jitter = self.jitter
         if jitter is Jitter.DECORRELATED:
             if previous is None:
                 previous = self._nominal(attempt)
             elif not previous >= 0:
-                raise ValueError(f"previous must be a non-negative delay, got {previous!r}")
+                raise InvalidArgumentError(
+                    f"previous must be a non-negative delay, got {previous!r}"
+                )
             upper = min(self.cap, self.factor * previous)
             if upper <= self.base:
                 return self.base
@@ -208,6 +214,12 @@ class ExponentialBackoff:
         return half + rng.random() * half
 
 
-def _check_attempt(attempt: object) -> None:
+def check_attempt(attempt: object) -> None:
+    """Refuse an attempt number that is not an int of at least 1 (1 = the first).
+
+    Shared with :class:`~consistent.RetryPolicy`, so attempts are numbered alike everywhere.
+    """
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-        raise ValueError(f"attempt must be an int of at least 1 (1 = the first), got {attempt!r}")
+        raise InvalidArgumentError(
+            f"attempt must be an int of at least 1 (1 = the first), got {attempt!r}"
+        )

@@ -49,8 +49,9 @@ diagram :func:`transition_diagram` draws from that table.
 
 **Time going backwards.** ``now`` is the caller's clock and should never decrease between
 calls. The pool enforces only the case it can check exactly, at the cost of one comparison:
-:meth:`Pool.finish` raises :class:`ValueError` naming both times when ``now`` is earlier
-than the ``now`` the request started at (and the request stays pending). Every other call
+:meth:`Pool.finish` raises :class:`~consistent.InvalidArgumentError` (a ValueError) naming
+both times when ``now`` is earlier than the ``now`` the request started at (and the request
+stays pending). Every ``now`` must be a finite real number (:func:`check_now`). Every other call
 takes ``now`` as given, even when it is earlier than a previous call's, because callers
 that read a clock before taking a lock legitimately deliver slightly out-of-order times:
 the pool stays consistent, but the times it records (event times, ``since``) follow
@@ -66,6 +67,7 @@ same name starts a fresh record.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -77,6 +79,8 @@ from typing import Final, NoReturn, Union
 from consistent._backoff import ExponentialBackoff, Jitter
 from consistent._errors import (
     DuplicateNodeError,
+    InvalidArgumentError,
+    InvalidTypeError,
     NoHealthyEndpointError,
     PoolFullError,
     UnknownNodeError,
@@ -122,6 +126,30 @@ class Outcome(str, Enum):
 
 
 OutcomeLike = Union[Outcome, str]
+
+
+def check_now(now: object) -> None:
+    """Refuse a time that is not a finite real number (``bool`` and ``str`` are refused).
+
+    Every ``now`` the pool and the retry objects take goes through this check: a NaN would
+    schedule a health check that is never due, and an infinity one due at once forever.
+
+    >>> check_now(float("nan"))
+    Traceback (most recent call last):
+    ...
+    consistent._errors.InvalidArgumentError: now must be a finite number (the clock), got nan
+
+    Raises:
+        InvalidTypeError: ``now`` is not a real number (or is a bool).
+        InvalidArgumentError: ``now`` is NaN or infinite.
+    """
+    if now.__class__ is not float and (isinstance(now, bool) or not isinstance(now, numbers.Real)):
+        raise InvalidTypeError(
+            f"now must be a real number (the clock), got {type(now).__name__}: {now!r}"
+        )
+    if not math.isfinite(now):
+        raise InvalidArgumentError(f"now must be a finite number (the clock), got {now!r}")
+
 
 # ---------------------------------------------------------------------------------------------
 # The state machine. States and triggers are plain strings so events and stats print plainly.
@@ -240,15 +268,15 @@ class SuccessRateEjection:
     def __post_init__(self) -> None:
         t = self.threshold
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
-            raise ValueError(f"threshold must be a success rate in (0, 1], got {t!r}")
+            raise InvalidArgumentError(f"threshold must be a success rate in (0, 1], got {t!r}")
         w = self.window
         if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise ValueError(f"window must be a positive int (outcomes), got {w!r}")
+            raise InvalidArgumentError(f"window must be a positive int (outcomes), got {w!r}")
         m = self.min_requests
         if m is None:
             object.__setattr__(self, "min_requests", w)
         elif isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= w:
-            raise ValueError(f"min_requests must be an int in [1, window={w}], got {m!r}")
+            raise InvalidArgumentError(f"min_requests must be an int in [1, window={w}], got {m!r}")
 
 
 _SUCCESS: Final = Outcome.SUCCESS
@@ -330,7 +358,7 @@ def _check_limit(name: str, value: object) -> int:
     if value is None:
         return _UNLIMITED
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a positive int or None, got {value!r}")
     return value
 
 
@@ -408,31 +436,43 @@ class Pool:
         now: float = 0.0,
     ) -> None:
         if not isinstance(rng, random.Random):
-            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}: {rng!r}")
+            raise InvalidTypeError(
+                f"rng must be a random.Random, got {type(rng).__name__}: {rng!r}"
+            )
         if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+            raise InvalidArgumentError(
+                f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}"
+            )
         if failure_threshold is not None and (
             isinstance(failure_threshold, bool)
             or not isinstance(failure_threshold, int)
             or failure_threshold < 1
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"failure_threshold must be a positive int or None, got {failure_threshold!r}"
             )
         if success_rate is not None and not isinstance(success_rate, SuccessRateEjection):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"success_rate must be a SuccessRateEjection or None, got {success_rate!r}"
             )
         share = max_ejection_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise ValueError(f"max_ejection_share must be a number in [0, 1], got {share!r}")
+            raise InvalidArgumentError(
+                f"max_ejection_share must be a number in [0, 1], got {share!r}"
+            )
         if not isinstance(health_check_backoff, ExponentialBackoff):
-            raise TypeError(
+            raise InvalidTypeError(
                 "health_check_backoff must be an ExponentialBackoff, "
                 f"got {type(health_check_backoff).__name__}: {health_check_backoff!r}"
             )
         if observer is not None and not callable(observer):
-            raise TypeError(f"observer must be callable or None, got {observer!r}")
+            raise InvalidTypeError(f"observer must be callable or None, got {observer!r}")
+        check_now(now)
+        if isinstance(endpoints, (str, bytes)):
+            raise InvalidTypeError(
+                f"endpoints must be an iterable of names, got the {type(endpoints).__name__} "
+                f"{endpoints!r} (a one-endpoint pool is Pool([{endpoints!r}], ...))"
+            )
 
         self._rng = rng
         # Bound once: the hot path draws through this local-speed attribute.
@@ -480,7 +520,11 @@ class Pool:
     @staticmethod
     def _validate_name(endpoint: object) -> None:
         if not isinstance(endpoint, str):
-            raise TypeError(f"endpoint must be a str, got {type(endpoint).__name__}: {endpoint!r}")
+            raise InvalidTypeError(
+                f"endpoint must be a str, got {type(endpoint).__name__}: {endpoint!r}"
+            )
+        if not endpoint:
+            raise InvalidArgumentError("endpoint must be a non-empty name, got ''")
 
     def _get(self, endpoint: str) -> _Endpoint:
         record = self._by_name.get(endpoint)
@@ -498,9 +542,11 @@ class Pool:
         ('a',)
 
         Raises:
-            TypeError: ``endpoint`` is not a str.
+            InvalidTypeError: ``endpoint`` is not a str, or ``now`` not a real number.
+            InvalidArgumentError: ``endpoint`` is empty, or ``now`` not finite.
             DuplicateNodeError: it is already a member.
         """
+        check_now(now)
         self._validate_name(endpoint)
         if endpoint in self._by_name:
             raise DuplicateNodeError(f"endpoint {endpoint!r} is already in the pool")
@@ -518,7 +564,9 @@ class Pool:
 
         Raises:
             UnknownNodeError: it is not a member.
+            InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
+        check_now(now)
         record = self._get(endpoint)
         del self._by_name[endpoint]
         self._transition(record, "removed", now)
@@ -721,7 +769,10 @@ class Pool:
             NoHealthyEndpointError: no endpoint at all, or (with ``panic=False``) none is
                 healthy; ``available_at`` is when the next health check is due.
             PoolFullError: every candidate is at its per-endpoint pending limit.
+            InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
+        if now.__class__ is not float or now - now != 0.0:
+            check_now(now)
         return self._select(exclude).name
 
     # -- requests ------------------------------------------------------------------------------
@@ -736,7 +787,11 @@ class Pool:
         Raises:
             UnknownNodeError: ``endpoint`` is not a member.
             PoolFullError: the pool-wide or the endpoint's pending limit is reached.
+            InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
+        # One comparison on the hot path: x - x is 0.0 exactly for finite floats.
+        if now.__class__ is not float or now - now != 0.0:
+            check_now(now)
         record = self._by_name.get(endpoint)
         if record is None:
             raise UnknownNodeError(f"endpoint {endpoint!r} is not in the pool")
@@ -763,7 +818,10 @@ class Pool:
         Raises:
             PoolFullError: a pending limit is reached (checked before picking).
             NoHealthyEndpointError: as :meth:`pick`.
+            InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
+        if now.__class__ is not float or now - now != 0.0:
+            check_now(now)
         if self._pending >= self._max_pending:
             raise PoolFullError(f"the pool has {self._pending} pending requests (max_pending)")
         record = self._select(exclude)
@@ -793,7 +851,9 @@ class Pool:
         Raises:
             ValueError: ``request_id`` is not pending (unknown or already finished),
                 ``outcome`` is not an :class:`Outcome`, or ``now`` is earlier than the
-                request's start (the request stays pending).
+                request's start (the request stays pending); all of them are
+                :class:`~consistent.InvalidArgumentError`.
+            InvalidTypeError: ``now`` is not a real number.
         """
         if outcome is _SUCCESS:
             failed = False
@@ -801,6 +861,8 @@ class Pool:
             failed = True
         else:
             return self.finish(request_id, self._to_outcome(outcome), now)
+        if now.__class__ is not float or now - now != 0.0:
+            check_now(now)
         entry = self._requests.pop(request_id, None)
         if entry is None:
             self._unknown_request(request_id)
@@ -839,15 +901,17 @@ class Pool:
                 return Outcome(outcome)
             except ValueError:
                 pass
-        raise ValueError(
+        raise InvalidArgumentError(
             f"outcome must be one of {[o.value for o in Outcome]} or an Outcome, got {outcome!r}"
         )
 
     def _unknown_request(self, request_id: int) -> NoReturn:
-        raise ValueError(f"request id {request_id!r} is not pending (unknown or already finished)")
+        raise InvalidArgumentError(
+            f"request id {request_id!r} is not pending (unknown or already finished)"
+        )
 
     def _finished_before_start(self, request_id: int, started: float, now: float) -> NoReturn:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"request {request_id} cannot finish at now={now!r}, before it started at "
             f"{started!r}: now must never decrease between calls"
         )
@@ -885,7 +949,11 @@ class Pool:
         >>> pool.finish(pool.start("a", 1.0), "failure", 1.0)
         >>> pool.due_checks(2.9), pool.due_checks(3.0)
         ([], ['a'])
+
+        Raises:
+            InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
+        check_now(now)
         due = [
             e
             for e in self._by_name.values()
@@ -929,7 +997,15 @@ class Pool:
 
         Raises:
             UnknownNodeError: ``endpoint`` is not a member.
+            InvalidTypeError: ``healthy`` is not a bool, or ``now`` not a real number.
+            InvalidArgumentError: ``now`` is not finite.
         """
+        if healthy is not True and healthy is not False:
+            raise InvalidTypeError(
+                f"healthy must be a bool (did the check pass?), "
+                f"got {type(healthy).__name__}: {healthy!r}"
+            )
+        check_now(now)
         record = self._get(endpoint)
         if healthy:
             record.checks_passed += 1

@@ -29,8 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from consistent._backoff import ExponentialBackoff, Jitter
-from consistent._pool import Outcome, OutcomeLike
+from consistent._backoff import ExponentialBackoff, Jitter, check_attempt
+from consistent._errors import InvalidArgumentError, InvalidTypeError
+from consistent._pool import Outcome, OutcomeLike, check_now
 
 __all__ = ["DEFAULT_RETRY_BACKOFF", "RetryBudget", "RetryPolicy"]
 
@@ -44,9 +45,9 @@ DEFAULT_RETRY_BACKOFF: Final = ExponentialBackoff(
 
 def _non_negative(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
+        raise InvalidTypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
 
 
@@ -89,7 +90,7 @@ class RetryBudget:
         self._min_per_second = _non_negative("min_per_second", min_per_second)
         ttl_f = _non_negative("ttl", ttl)
         if ttl_f <= 0:
-            raise ValueError(f"ttl must be a positive duration, got {ttl!r}")
+            raise InvalidArgumentError(f"ttl must be a positive duration, got {ttl!r}")
         self._ttl = ttl_f
         self._width = ttl_f / _SLICES
         self._reserve = self._min_per_second * ttl_f
@@ -107,6 +108,7 @@ class RetryBudget:
 
     def _advance(self, now: float) -> int:
         """Expire the slices older than ``ttl`` and return the current slice's index."""
+        check_now(now)
         current = math.floor(now / self._width)
         last = self._slice
         if last is None:
@@ -184,10 +186,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         m = self.max_attempts
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ValueError(f"max_attempts must be an int of at least 1, got {m!r}")
+            raise InvalidArgumentError(f"max_attempts must be an int of at least 1, got {m!r}")
         object.__setattr__(self, "retry_on", _to_outcomes(self.retry_on))
         if not isinstance(self.backoff, ExponentialBackoff):
-            raise TypeError(f"backoff must be an ExponentialBackoff, got {self.backoff!r}")
+            raise InvalidTypeError(f"backoff must be an ExponentialBackoff, got {self.backoff!r}")
         RetryBudget(self.budget_ratio, self.budget_min_per_second, self.budget_ttl)
 
     def __repr__(self) -> str:
@@ -214,10 +216,18 @@ class RetryPolicy:
         ``None`` means no budget.
 
         Runtime complexity: O(1).
+
+        Raises:
+            InvalidArgumentError: ``attempt`` is not an int of at least 1 (as for
+                :meth:`ExponentialBackoff.delay`), ``outcome`` is not an outcome, or ``now``
+                is not finite.
+            InvalidTypeError: ``now`` is not a real number.
         """
+        check_attempt(attempt)
+        check_now(now)
         if attempt >= self.max_attempts:
             return False
-        if Outcome(outcome) not in self.retry_on:
+        if _to_outcome(outcome) not in self.retry_on:
             return False
         return budget is None or budget.try_withdraw(now)
 
@@ -233,18 +243,29 @@ class RetryPolicy:
         return self.backoff.delay(attempt, rng, previous)
 
 
+def _to_outcome(value: object) -> Outcome:
+    try:
+        return Outcome(value)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"outcome must be one of {[o.value for o in Outcome]} or an Outcome, got {value!r}"
+        ) from None
+
+
 def _to_outcomes(values: Iterable[OutcomeLike]) -> frozenset[Outcome]:
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise TypeError(f"retry_on must be a collection of outcomes, got {values!r}")
+        raise InvalidTypeError(f"retry_on must be a collection of outcomes, got {values!r}")
     outcomes: set[Outcome] = set()
     for value in values:
         try:
             outcome = Outcome(value)
         except ValueError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"retry_on must hold outcomes among {[o.value for o in Outcome]}, got {value!r}"
             ) from None
         if outcome is Outcome.SUCCESS:
-            raise ValueError("retry_on must not contain Outcome.SUCCESS: a success is final")
+            raise InvalidArgumentError(
+                "retry_on must not contain Outcome.SUCCESS: a success is final"
+            )
         outcomes.add(outcome)
     return frozenset(outcomes)

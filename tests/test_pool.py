@@ -739,3 +739,126 @@ def test_upstream_is_retried_by_default_like_a_failure() -> None:
     assert policy.should_retry(1, "upstream", None, 0.0)
     assert not policy.should_retry(3, Outcome.UPSTREAM, None, 0.0)
     assert not RetryPolicy(retry_on={"timeout"}).should_retry(1, "upstream", None, 0.0)  # type: ignore[arg-type]
+
+
+# -- hardening (issue 12): times, names, check results, attempt numbers ---------------------
+
+BAD_NOWS = [
+    (float("nan"), consistent.InvalidArgumentError, "finite"),
+    (float("inf"), consistent.InvalidArgumentError, "finite"),
+    (-float("inf"), consistent.InvalidArgumentError, "finite"),
+    ("5", consistent.InvalidTypeError, "real number.*str"),
+    (True, consistent.InvalidTypeError, "real number.*bool"),
+    (None, consistent.InvalidTypeError, "real number.*NoneType"),
+]
+
+
+@pytest.mark.parametrize(("now", "error", "message"), BAD_NOWS)
+def test_every_now_must_be_a_finite_real_number(now: object, error: type, message: str) -> None:
+    pool = make("ab", rng=random.Random(1))
+    _, request = pool.acquire(0.0)
+    fail(pool, "b", 0.0)  # b is ejected, a check is due later
+    before = (pool.stats(), pool.pending, pool.next_check_at())
+    calls = [
+        lambda: Pool(["a"], rng=random.Random(1), now=now),  # type: ignore[arg-type]
+        lambda: pool.pick(now),  # type: ignore[arg-type]
+        lambda: pool.acquire(now),  # type: ignore[arg-type]
+        lambda: pool.start("a", now),  # type: ignore[arg-type]
+        lambda: pool.finish(request, Outcome.FAILURE, now),  # type: ignore[arg-type]
+        lambda: pool.due_checks(now),  # type: ignore[arg-type]
+        lambda: pool.report_check("b", True, now),  # type: ignore[arg-type]
+        lambda: pool.add("c", now),  # type: ignore[arg-type]
+        lambda: pool.remove("a", now),  # type: ignore[arg-type]
+        lambda: RetryPolicy().should_retry(1, "failure", None, now),  # type: ignore[arg-type]
+        lambda: RetryBudget().deposit(now),  # type: ignore[arg-type]
+        lambda: RetryBudget().try_withdraw(now),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(error, match=message):
+            call()
+        assert issubclass(error, consistent.ConsistentError)
+    assert (pool.stats(), pool.pending, pool.next_check_at()) == before  # nothing changed
+    pool._check()
+
+
+def test_the_reported_nan_never_schedules_an_unreachable_check() -> None:
+    pool = Pool(["a", "b"], rng=random.Random(1))
+    _, request = pool.acquire(0.0)
+    with pytest.raises(ValueError, match="finite"):
+        pool.finish(request, "failure", float("nan"))
+    assert pool.healthy_endpoints() == ("a", "b") and pool.pending == 1
+
+
+def test_numeric_nows_of_other_real_types_are_accepted() -> None:
+    import fractions
+
+    import numpy as np
+
+    pool = make("ab")
+    for now in (1, np.float64(2.0), np.int64(3), fractions.Fraction(7, 2)):
+        pool.finish(pool.start("a", now), "success", now)  # type: ignore[arg-type]
+    assert pool.stats()["a"].succeeded == 4
+
+
+@pytest.mark.parametrize("endpoints", ["abc", b"abc", "a"])
+def test_a_bare_str_or_bytes_is_not_a_list_of_endpoints(endpoints: object) -> None:
+    with pytest.raises(consistent.InvalidTypeError, match="iterable of names"):
+        Pool(endpoints, rng=random.Random(0))  # type: ignore[arg-type]
+
+
+def test_empty_endpoint_names_are_refused() -> None:
+    with pytest.raises(consistent.InvalidArgumentError, match="non-empty"):
+        Pool(["a", ""], rng=random.Random(0))
+    pool = make("ab")
+    with pytest.raises(consistent.InvalidArgumentError, match="non-empty"):
+        pool.add("", 0.0)
+    assert pool.endpoints == ("a", "b")
+    pool._check()
+
+
+@pytest.mark.parametrize("healthy", [None, "yes", 1, 0, "", 1.0])
+def test_report_check_takes_a_bool(healthy: object) -> None:
+    pool = make("ab")
+    fail(pool, "a", 0.0)
+    before = pool.stats()
+    with pytest.raises(consistent.InvalidTypeError, match="healthy must be a bool"):
+        pool.report_check("a", healthy, 5.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pool.report_check("b", healthy, 5.0)  # type: ignore[arg-type]
+    assert pool.stats() == before
+
+
+@pytest.mark.parametrize("attempt", [0, -1, True, 1.0, "1"])
+def test_attempt_numbers_start_at_one_everywhere(attempt: object) -> None:
+    budget = RetryBudget()
+    with pytest.raises(
+        consistent.InvalidArgumentError, match="attempt must be an int of at least 1"
+    ):
+        RetryPolicy().should_retry(attempt, "failure", budget, 0.0)  # type: ignore[arg-type]
+    with pytest.raises(
+        consistent.InvalidArgumentError, match="attempt must be an int of at least 1"
+    ):
+        ExponentialBackoff().delay(attempt, random.Random(0))  # type: ignore[arg-type]
+    assert budget.balance(0.0) == RetryBudget().balance(0.0)  # nothing withdrawn
+
+
+def test_should_retry_refuses_an_unknown_outcome_with_the_librarys_error() -> None:
+    with pytest.raises(consistent.InvalidArgumentError, match="outcome must be one of"):
+        RetryPolicy().should_retry(1, "boom", None, 0.0)
+
+
+def test_every_pool_argument_error_is_a_consistent_error() -> None:
+    cases = [
+        lambda: Pool(rng=random.Random(0), strategy="x"),
+        lambda: Pool(rng=object()),  # type: ignore[arg-type]
+        lambda: Pool([3], rng=random.Random(0)),  # type: ignore[list-item]
+        lambda: make().finish(99, "success", 0.0),
+        lambda: make().finish(make().start("a", 0.0), "boom", 0.0),
+        lambda: SuccessRateEjection(threshold=2),
+        lambda: ExponentialBackoff(base=-1),
+        lambda: RetryPolicy(max_attempts=0),
+        lambda: RetryBudget(ratio=-1),
+    ]
+    for call in cases:
+        with pytest.raises(consistent.ConsistentError):
+            call()

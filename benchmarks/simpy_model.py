@@ -23,8 +23,7 @@ import simpy
 
 import consistent
 from sim import Scenario
-from sim._config import Crash, Restart, RollingRestart
-from sim._model import server_names
+from sim._config import Crash, Restart, RollingRestart, server_names
 from sim._placement import build_placement, home_codes
 from sim._workload import KeyPopularity
 

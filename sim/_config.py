@@ -4,6 +4,10 @@ These classes hold values only. Reading TOML, checking values and producing the 
 messages lives in :mod:`sim._scenario`, which reads the constraints declared here in each
 field's ``metadata`` (``check`` names a rule, ``doc`` is a one-line description).
 The model layers below the scenario layer take these objects and nothing else.
+
+Server names and node references have their one home here: servers are named ``s000``,
+``s001``, ... by index (:func:`server_names`), and a fault names a server by index or by
+name (:data:`NodeRef`, resolved by :func:`node_index`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 __all__ = [
+    "NodeRef",
+    "is_server_name",
+    "node_index",
+    "server_names",
     "ClientConfig",
     "ClusterConfig",
     "Crash",
@@ -38,6 +46,41 @@ def _f(default: Any, check: str, doc: str) -> Any:
 
 NodeRef = Union[int, str]
 """A server named by index (0-based, in creation order) or by name (``"s003"``)."""
+
+
+def server_names(count: int) -> list[str]:
+    """Names of servers by index: ``s000``, ``s001``, ...
+
+    >>> server_names(3)
+    ['s000', 's001', 's002']
+    """
+    width = max(3, len(str(count - 1)))
+    return [f"s{i:0{width}d}" for i in range(count)]
+
+
+def is_server_name(text: str) -> bool:
+    """Whether ``text`` has the shape of a server name: ``s`` then decimal digits.
+
+    >>> is_server_name("s003"), is_server_name("s"), is_server_name("x1")
+    (True, False, False)
+    """
+    return text.startswith("s") and text[1:].isdigit() and text[1:].isascii()
+
+
+def node_index(node: NodeRef) -> int:
+    """The server index a node reference names (an index, or a name like ``s003``).
+
+    >>> node_index("s003"), node_index(2)
+    (3, 2)
+
+    Raises:
+        ValueError: ``node`` is neither an index nor a server name.
+    """
+    if isinstance(node, int) and not isinstance(node, bool):
+        return node
+    if isinstance(node, str) and is_server_name(node):
+        return int(node[1:])
+    raise ValueError(f"node must be a server index or a name like 's003', got {node!r}")
 
 
 @dataclass(frozen=True)

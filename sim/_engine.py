@@ -14,6 +14,11 @@ the stream's seed is derived from the run seed and the name alone (through
 :func:`consistent.hash_key`, which is stable across processes). Adding a component therefore
 never changes the draws another component sees.
 
+*Control events* (:meth:`Engine.control_at`) are events that may invalidate a decision
+taken in advance: a component that wants to decide now what will happen at a later time
+(the request path deciding a hop before the request gets there) may do so only when no
+control event is pending before that time, which :attr:`Engine.control_times` tells.
+
 This module knows nothing of servers, clients or metrics.
 """
 
@@ -65,7 +70,8 @@ class Engine:
         seed: the run seed every random stream derives from.
     """
 
-    __slots__ = ("_counter", "_np_streams", "_streams", "events", "heap", "next_seq", "now", "seed")
+    __slots__ = ("_counter", "_np_streams", "_streams", "control_times", "events", "heap",
+                 "next_seq", "now", "seed")
 
     def __init__(self, seed: int = 0) -> None:
         if type(seed) is not int or seed < 0:
@@ -81,6 +87,8 @@ class Engine:
         self.events = 0
         self._streams: dict[str, random.Random] = {}
         self._np_streams: dict[str, np.random.Generator] = {}
+        #: Times of pending control events, a heap: ``control_times[0]`` is the earliest.
+        self.control_times: list[float] = []
 
     def __repr__(self) -> str:
         return f"Engine(seed={self.seed})"
@@ -104,6 +112,25 @@ class Engine:
         if delay < 0:
             raise ValueError(f"delay must be non-negative, got {delay}")
         heapq.heappush(self.heap, (self.now + delay, next(self._counter), callback, argument))
+
+    def control_at(self, time: float, callback: Callback, argument: Any = None) -> None:
+        """Schedule a *control* event: one that may invalidate decisions taken in advance.
+
+        >>> engine = Engine(0)
+        >>> engine.control_at(2.0, print, "control"); engine.control_times
+        [2.0]
+        >>> engine.run(until=3.0)
+        control
+        >>> engine.control_times
+        []
+        """
+        heapq.heappush(self.control_times, time)
+        self.at(time, self._control, (callback, argument))
+
+    def _control(self, item: tuple[Callback, Any]) -> None:
+        heapq.heappop(self.control_times)
+        callback, argument = item
+        callback(argument)
 
     def run(self, until: float, *, on_progress: Callable[[float], object] | None = None,
             progress_interval: float = 0.0) -> None:

@@ -27,26 +27,11 @@ from sim._config import (
     NetworkDelay,
     Restart,
     RollingRestart,
-    Scenario,
+    node_index,
 )
 from sim._model import Model
 
-__all__ = ["node_index", "schedule_faults"]
-
-
-def node_index(scenario: Scenario, node: int | str) -> int:
-    """The server index a fault's ``node`` field names (an index or a name like ``s003``).
-
-    >>> from sim._config import Scenario
-    >>> node_index(Scenario(), "s003"), node_index(Scenario(), 2)
-    (3, 2)
-    """
-    if isinstance(node, int):
-        return node
-    digits = node.lstrip("s")
-    if not digits.isdigit():
-        raise ValueError(f"node must be a server index or a name like 's003', got {node!r}")
-    return int(digits)
+__all__ = ["schedule_faults"]
 
 
 def schedule_faults(model: Model, faults: tuple[Fault, ...]) -> None:
@@ -55,28 +40,28 @@ def schedule_faults(model: Model, faults: tuple[Fault, ...]) -> None:
     next_new = scenario.cluster.servers
     for fault in faults:
         if isinstance(fault, Crash):
-            model.control_at(fault.at, _go_down, (model, node_index(scenario, fault.node), "crash"))
+            model.engine.control_at(fault.at, _go_down, (model, node_index(fault.node), "crash"))
         elif isinstance(fault, Restart):
-            _restart(model, node_index(scenario, fault.node), fault.at, fault.downtime)
+            _restart(model, node_index(fault.node), fault.at, fault.downtime)
         elif isinstance(fault, RollingRestart):
             count = fault.nodes or scenario.cluster.servers
             for k in range(count):
                 _restart(model, k, fault.at + k * fault.pace, fault.downtime)
         elif isinstance(fault, Join):
             for _ in range(fault.count):
-                model.control_at(fault.at, _join, (model, next_new))
+                model.engine.control_at(fault.at, _join, (model, next_new))
                 next_new += 1
         elif isinstance(fault, Decommission):
-            model.control_at(fault.at, _decommission,
-                      (model, node_index(scenario, fault.node), fault.drain))
+            model.engine.control_at(fault.at, _decommission,
+                                     (model, node_index(fault.node), fault.drain))
         elif isinstance(fault, NetworkDelay):
-            model.control_at(fault.at, _delay, (model, fault.extra))
-            model.control_at(fault.at + fault.duration, _delay, (model, 0.0))
+            model.engine.control_at(fault.at, _delay, (model, fault.extra))
+            model.engine.control_at(fault.at + fault.duration, _delay, (model, 0.0))
 
 
 def _restart(model: Model, node: int, at: float, downtime: float) -> None:
-    model.control_at(at, _go_down, (model, node, "restart"))
-    model.control_at(at + downtime, _come_up, (model, node, "restart"))
+    model.engine.control_at(at, _go_down, (model, node, "restart"))
+    model.engine.control_at(at + downtime, _come_up, (model, node, "restart"))
 
 
 def _go_down(args: tuple[Model, int, str]) -> None:

@@ -1,22 +1,23 @@
-"""Ring views and the membership model that moves servers from one view to the next.
+"""The membership protocol: when each server's view learns of crashes, joins and leaves.
 
 Theory of operation
 -------------------
-Every server routes by its own *view*: the set of servers it believes are members, and the
-placement built over that set. Views change one server at a time, as each learns of a
-crash (missed heartbeats), a join (an announcement) or a leave, so during a change views
-disagree, as they do in real clusters.
+Every server routes by its own view (:mod:`sim._views`); this module moves servers from one
+view to the next, one server at a time, as each learns of a change:
 
-Most of the time most servers hold the same set, so views are *interned*: one
-:class:`View` per distinct member set, shared by every server holding it. A view computes
-the home of every key id once (a vectorised batch lookup) and the request path indexes that
-list; nothing is looked up per request. A view nobody holds any more is dropped.
+* a **crash** is learnt from missed heartbeats. Server ``i`` heartbeats every ``H`` seconds
+  at its own phase; an observer removes ``i`` when ``k`` heartbeats in a row are missing,
+  which happens ``k*H`` after the last heartbeat ``i`` sent, plus a gossip spread drawn per
+  observer from ``[0, propagation_delay]``. So after a crash at ``t`` every observer removes
+  ``i`` in ``[t + (k-1)*H, t + k*H + propagation_delay]`` (:class:`HeartbeatModel`);
+* a **join** is announced ``join_announcement`` after the process starts and spreads by
+  gossip; the starting server itself fetches a view from a live peer at once, and notices
+  the peers that view still lists although they are down or leaving;
+* a **leave** (graceful) is announced and spreads by gossip; the leaving server drops itself
+  from its own view at once.
 
-Failure detection follows a heartbeat model: server ``i`` heartbeats every ``H`` seconds at
-its own phase; an observer removes ``i`` when ``k`` heartbeats in a row are missing, which
-happens ``k*H`` after the last heartbeat ``i`` sent, plus a gossip spread drawn per observer
-from ``[0, propagation_delay]``. So after a crash at ``t`` every observer removes ``i`` in
-``[t + (k-1)*H, t + k*H + propagation_delay]``.
+News about an older incarnation of a server (it crashed and came back meanwhile) is stale
+and ignored. All randomness comes from the run's ``membership`` stream.
 """
 
 from __future__ import annotations
@@ -24,111 +25,15 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from sim._config import MembershipConfig, Scenario
+from sim._engine import Engine
+from sim._observer import Observer
+from sim._server import Server
+from sim._views import View, ViewCache
 
-from consistent import Placement
-from sim._config import MembershipConfig, PlacementConfig
-from sim._placement import build_placement, derive_placement, home_codes
-
-__all__ = ["HeartbeatModel", "View", "ViewCache"]
-
-
-class View:
-    """One membership set, its placement and (lazily) every key id's home server index."""
-
-    __slots__ = ("_cache", "_homes", "holders", "members", "placement")
-
-    def __init__(self, members: frozenset[int], placement: Placement, cache: ViewCache) -> None:
-        self.members = members
-        self.placement = placement
-        self._cache = cache
-        self._homes: list[int] | None = None
-        #: How many servers hold this view now.
-        self.holders = 0
-
-    @property
-    def homes(self) -> list[int]:
-        """Home server index of every key id, by this view."""
-        homes = self._homes
-        if homes is None:
-            homes = self._homes = self._cache.compute_homes(self.placement)
-        return homes
-
-    def __repr__(self) -> str:
-        return f"<View of {len(self.members)} servers>"
-
-
-class ViewCache:
-    """Interns views by member set and derives new placements from existing ones.
-
-    Args:
-        config: the placement algorithm and its parameters.
-        names: every server's name, by server index.
-        keys: the key ids the workload draws, as uint64.
-    """
-
-    def __init__(
-        self, config: PlacementConfig, names: Sequence[str], keys: npt.NDArray[np.uint64]
-    ) -> None:
-        self.config = config
-        self.names = list(names)
-        self._index = {name: i for i, name in enumerate(self.names)}
-        self._keys = keys
-        self._views: dict[frozenset[int], View] = {}
-        #: Placements built and key-space lookups run (for profiling).
-        self.built = 0
-        self.lookups = 0
-
-    def compute_homes(self, placement: Placement) -> list[int]:
-        """Every key id's home, as server indices (one batch lookup); -1 means "itself"."""
-        self.lookups += 1
-        if len(placement) == 0:
-            # A server that knows no member (the last one leaving) serves everything itself.
-            return [-1] * len(self._keys)
-        codes = home_codes(placement, self._keys)
-        to_server = np.array([self._index[n] for n in placement.nodes], dtype=np.int32)
-        result: list[int] = to_server[codes].tolist()
-        return result
-
-    def view(self, members: frozenset[int], near: View | None = None) -> View:
-        """The view of ``members``, derived from ``near`` (one add/remove away) if new."""
-        found = self._views.get(members)
-        if found is not None:
-            return found
-        placement = self._derive(members, near)
-        view = self._views[members] = View(members, placement, self)
-        return view
-
-    def _derive(self, members: frozenset[int], near: View | None) -> Placement:
-        self.built += 1
-        # Start from the known view closest to the new set (``near`` wins ties), so
-        # history-dependent algorithms see a short, plausible sequence of changes.
-        candidates = [near] if near is not None else []
-        candidates.extend(self._views.values())
-        if candidates:
-            base = min(candidates, key=lambda v: len(v.members ^ members))
-            names = self.names
-            derived = derive_placement(
-                base.placement,
-                [names[i] for i in sorted(base.members - members)],
-                [names[i] for i in sorted(members - base.members)],
-            )
-            if derived is not None:
-                return derived
-        return build_placement(self.config, [self.names[i] for i in sorted(members)])
-
-    def hold(self, old: View | None, new: View) -> None:
-        """A server switches from ``old`` to ``new``; drop ``old`` if nobody holds it."""
-        new.holders += 1
-        if old is not None:
-            old.holders -= 1
-            if old.holders == 0 and old is not new:
-                self._views.pop(old.members, None)
-
-    def __len__(self) -> int:
-        return len(self._views)
+__all__ = ["ClusterMembership", "HeartbeatModel"]
 
 
 class HeartbeatModel:
@@ -161,3 +66,152 @@ class HeartbeatModel:
         last = self.last_heartbeat(node, crashed_at)
         spread = rng.random() * config.propagation_delay
         return last + config.missed_heartbeats * config.heartbeat_interval + spread
+
+
+class ClusterMembership:
+    """Moves servers between views as they learn of crashes, joins and leaves.
+
+    Args:
+        scenario: the run's scenario (membership settings, server count).
+        engine: schedules the learning events (as control events) and supplies the streams.
+        servers: every server, by index.
+        views: the interned views.
+        observer: told about every view change.
+        stateful: whether each server keeps its own load-aware placement (bounded loads).
+    """
+
+    def __init__(self, scenario: Scenario, engine: Engine, servers: Sequence[Server],
+                 views: ViewCache, observer: Observer, *, stateful: bool) -> None:
+        self.config = scenario.membership
+        self.engine = engine
+        self.servers = servers
+        self.names = [s.name for s in servers]
+        self.views = views
+        self.observer = observer
+        self.stateful = stateful
+        self.heartbeats = HeartbeatModel(
+            self.config, len(servers), engine.stream("membership/phases")
+        )
+        self._rng = engine.stream("membership")
+
+    # -- a server's own view -----------------------------------------------------------
+
+    def adopt(self, server: Server, view: View) -> None:
+        """``server`` routes by ``view`` from now on."""
+        if self.stateful:
+            self._update_placer(server, view)
+        self.views.hold(server.view, view)
+        server.view = view
+        server.homes = view.homes
+        self.observer.on_view(self.engine.now, server.index, view)
+
+    def _update_placer(self, server: Server, view: View) -> None:
+        """Bring the server's own stateful placement to ``view``'s members, loads kept."""
+        placer = server.placer
+        if placer is None or not view.members:
+            # Starting (or knowing no member): fresh, empty loads. Attempts placed by an
+            # earlier placer still hold it and release into it.
+            stateful: Any = view.placement  # a BoundedLoadRing: it has copy()
+            server.placer = stateful.copy()
+            return
+        old = server.members
+        names = self.names
+        # Adds first, so a removal always has somewhere to re-place the requests it held.
+        for i in sorted(view.members - old):
+            placer.add(names[i])
+        for i in sorted(old - view.members):
+            placer.remove(names[i])
+
+    def change_view(self, server: Server, members: frozenset[int]) -> None:
+        """``server`` routes by the view of ``members`` (no-op if it already does)."""
+        if server.view is not None and members == server.view.members:
+            return
+        self.adopt(server, self.views.view(members, near=server.view))
+
+    def _seed_view(self, joining: int) -> frozenset[int]:
+        """Membership a starting server fetches from a live peer (itself included)."""
+        for server in self.servers:
+            if server.up and server.index != joining and server.view is not None:
+                return server.view.members | {joining}
+        return frozenset({joining})
+
+    def _spread(self) -> float:
+        return self._rng.random() * self.config.propagation_delay
+
+    # -- what happened, and who learns it when -------------------------------------------
+
+    def stopped(self, node: int) -> None:
+        """``node`` stopped without announcing: peers learn it from missed heartbeats."""
+        server = self.servers[node]
+        now = self.engine.now
+        for observer in self.servers:
+            if observer.index != node and observer.member:
+                at = self.heartbeats.detection_time(node, now, self._rng)
+                self.engine.control_at(max(at, now), self._learn_removal,
+                                       (observer.index, node, server.incarnation))
+
+    def _learn_removal(self, args: tuple[int, int, int]) -> None:
+        observer, node, incarnation = args
+        server = self.servers[node]
+        watcher = self.servers[observer]
+        if server.incarnation != incarnation or server.up or not watcher.up:
+            return
+        if watcher.view is not None and node in watcher.view.members:
+            self.change_view(watcher, watcher.view.members - {node})
+
+    def started(self, node: int, kind: str) -> None:
+        """``node`` started (``kind``: restart, join): it fetches a view, then announces."""
+        server = self.servers[node]
+        now = self.engine.now
+        config = self.config
+        self.change_view(server, self._seed_view(node))
+        if self.stateful and server.placer is None and server.view is not None:
+            self._update_placer(server, server.view)
+        self.observer.on_up(now, node, kind)
+        for peer in self.servers:
+            if peer.index == node or not peer.member:
+                continue
+            at = now + config.join_announcement + self._spread()
+            self.engine.control_at(at, self._learn_join, (peer.index, node, server.incarnation))
+        # Peers the seed view still lists although they are down or leaving: notice them too.
+        assert server.view is not None
+        for member in server.view.members:
+            peer = self.servers[member]
+            if member == node:
+                continue
+            if not peer.up:
+                at = self.heartbeats.detection_time(member, peer.down_at, self._rng)
+                silence = config.heartbeat_interval * config.missed_heartbeats
+                self.engine.control_at(max(at, now + silence), self._learn_removal,
+                                       (node, member, peer.incarnation))
+            elif peer.leaving:
+                self.engine.control_at(now + self._spread(), self._learn_leave, (node, member))
+        for peer in self.servers:
+            if peer.up and not peer.leaving and peer.index not in server.view.members:
+                self.engine.control_at(now + self._spread(), self._learn_join,
+                                       (node, peer.index, peer.incarnation))
+
+    def _learn_join(self, args: tuple[int, int, int]) -> None:
+        observer, node, incarnation = args
+        server = self.servers[node]
+        watcher = self.servers[observer]
+        if server.incarnation != incarnation or not server.up or server.leaving or not watcher.up:
+            return
+        if watcher.view is not None and node not in watcher.view.members:
+            self.change_view(watcher, watcher.view.members | {node})
+
+    def leaving(self, node: int) -> None:
+        """``node`` announced it leaves: it drops itself at once, peers learn by gossip."""
+        server = self.servers[node]
+        now = self.engine.now
+        self.change_view(server, server.members - {node})
+        for peer in self.servers:
+            if peer.index != node and peer.member:
+                self.engine.control_at(now + self._spread(), self._learn_leave,
+                                       (peer.index, node))
+
+    def _learn_leave(self, args: tuple[int, int]) -> None:
+        observer, node = args
+        watcher = self.servers[observer]
+        if watcher.up and watcher.view is not None and node in watcher.view.members:
+            self.change_view(watcher, watcher.view.members - {node})

@@ -37,9 +37,13 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent import Placement
-from sim._membership import View
-from sim._model import Attempt, Model, ModelObserver, Server
+from sim._config import Scenario
+from sim._engine import Engine
+from sim._model import Model
+from sim._observer import Observer
 from sim._placement import ALGORITHMS, build_placement, derive_placement, key_movement
+from sim._requests import Attempt
+from sim._views import View
 
 __all__ = ["FaultRecord", "MovementRecord", "Recorder", "skew"]
 
@@ -129,18 +133,27 @@ class FaultRecord:
         }
 
 
-class Recorder(ModelObserver):
-    """Observes one :class:`~sim._model.Model` and builds the time series and summaries."""
+class Recorder(Observer):
+    """Observes one :class:`~sim._model.Model` and builds the time series and summaries.
 
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        scenario = model.scenario
+    Built before the model (the model is given it as its observer), then attached to the
+    model by :meth:`start`.
+
+    Args:
+        scenario: the run's scenario.
+        engine: the run's engine (stream ``metrics/availability``; the tick events).
+    """
+
+    def __init__(self, scenario: Scenario, engine: Engine) -> None:
+        self.scenario = scenario
+        self.engine = engine
+        self.model: Model  # attached by start()
         self.interval = scenario.metrics.interval
         self.replication = scenario.cluster.replication
         sample = min(scenario.metrics.availability_sample, scenario.workload.keys)
-        rng = model.engine.np_stream("metrics/availability")
+        rng = engine.np_stream("metrics/availability")
         self._sample_keys = np.sort(rng.choice(scenario.workload.keys, sample, replace=False))
-        self._rows: list[tuple[float, ...]] = []
+        self._rows: list[dict[str, float]] = []
         self._served_rows: list[list[int]] = []
         self._latency_marks: list[int] = [0]
         self._last: dict[str, float] = {}
@@ -168,8 +181,9 @@ class Recorder(ModelObserver):
 
     # -- the tick ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Record the starting membership and schedule the first tick."""
+    def start(self, model: Model) -> None:
+        """Attach to ``model`` (started), record its membership and schedule the first tick."""
+        self.model = model
         self._started = True
         self._set_live(self.model.engine.now, "start", -1)
         self._recompute_replicas()
@@ -180,23 +194,26 @@ class Recorder(ModelObserver):
         now = model.engine.now
         servers = model.servers
         live = [s.index for s in servers if s.up]
-        served = list(model.served)
+        counters = model.counters
+        served = list(counters.served)
         previous = self._served_rows[-1] if self._served_rows else [0] * len(served)
         in_bin = np.array(served, dtype=np.float64) - np.array(previous, dtype=np.float64)
         served_ptm, served_cv = skew(in_bin[live]) if live else (math.nan, math.nan)
         views = {id(s.view) for s in servers if s.up}
         converged = frozenset(i for i in live if not servers[i].leaving)
-        stale = sum(1 for i in live if _members(servers[i]) != converged)
-        self._rows.append((
-            now, model.issued, model.succeeded, model.failed_total, model.retried,
-            model.forwarded, model.attempts, model.attempt_timeouts, model.late_responses,
-            model.in_flight, len(live), served_ptm, served_cv, self._keyspace_skew[0],
-            self._keyspace_skew[1], self._unavailable, len(views), stale, self._extra_delay,
-            self._moved_total, model.health_checks_sent, model.health_checks_passed,
-            model.health_checks_failed,
-        ))
+        stale = sum(1 for i in live if servers[i].members != converged)
+        row: dict[str, float] = dict(counters.sample(self.COUNTER_COLUMNS))
+        row["failed"] = row.pop("failed_total")
+        row.update({
+            "time": now, "live_servers": len(live), "served_peak_to_mean": served_ptm,
+            "served_cv": served_cv, "keyspace_peak_to_mean": self._keyspace_skew[0],
+            "keyspace_cv": self._keyspace_skew[1], "unavailable_keys": self._unavailable,
+            "distinct_views": len(views), "stale_views": stale, "extra_delay": self._extra_delay,
+            "key_movement": self._moved_total,
+        })
+        self._rows.append(row)
         self._served_rows.append(served)
-        self._latency_marks.append(len(model.latencies))
+        self._latency_marks.append(len(model.requests.latencies))
         if now + self.interval <= model.scenario.duration + 1e-9:
             model.engine.at(now + self.interval, self._tick)
 
@@ -307,7 +324,7 @@ class Recorder(ModelObserver):
             if self._views_include(node):
                 record.views_rejoined_at = now
             name = self.model.names[node]
-            if all(Model._healthy(c.pool, name) for c in self.model.clients):
+            if self.model.clients.all_hold_healthy(name):
                 record.clients_rejoined_at = now
             self._maybe_close(node, record)
         if kind == "join":
@@ -333,11 +350,11 @@ class Recorder(ModelObserver):
                 self._maybe_close(node, record)
 
     def _views_exclude(self, node: int) -> bool:
-        return all(node not in _members(s) for s in self.model.servers
+        return all(node not in s.members for s in self.model.servers
                    if s.up and s.index != node)
 
     def _views_include(self, node: int) -> bool:
-        return all(node in _members(s) for s in self.model.servers
+        return all(node in s.members for s in self.model.servers
                    if s.up and not s.leaving)
 
     def _maybe_close(self, node: int, record: FaultRecord) -> None:
@@ -372,7 +389,7 @@ class Recorder(ModelObserver):
         record = self._rejoining.get(node)
         if record is not None and record.clients_rejoined_at is None:
             name = self.model.names[node]
-            if all(Model._healthy(c.pool, name) for c in self.model.clients):
+            if self.model.clients.all_hold_healthy(name):
                 record.clients_rejoined_at = now
                 self._maybe_close(node, record)
 
@@ -390,6 +407,13 @@ class Recorder(ModelObserver):
     )
     """Time-series columns; counts are per bin, the rest are values at the bin's end."""
 
+    COUNTER_COLUMNS = (
+        "issued", "succeeded", "failed_total", "retried", "forwarded", "attempts",
+        "attempt_timeouts", "late_responses", "in_flight", "health_checks_sent",
+        "health_checks_passed", "health_checks_failed",
+    )
+    """The columns sampled from :class:`~sim._counters.Counters`, by name."""
+
     CUMULATIVE = ("issued", "succeeded", "failed", "retried", "forwarded", "attempts",
                   "attempt_timeouts", "late_responses", "key_movement", "health_checks_sent",
                   "health_checks_passed", "health_checks_failed")
@@ -397,7 +421,7 @@ class Recorder(ModelObserver):
     def finish(self, now: float) -> None:
         """Close the availability integral and the last (possibly partial) bin."""
         self._update_availability(now)
-        if not self._rows or self._rows[-1][0] < now:
+        if not self._rows or self._rows[-1]["time"] < now:
             self._tick(None)
         for record in self._open.values():
             if record.views_converged_at is None and self._views_exclude(record.node):
@@ -405,7 +429,8 @@ class Recorder(ModelObserver):
 
     def timeseries(self) -> dict[str, npt.NDArray[Any]]:
         """Per-bin columns as numpy arrays (see :attr:`COLUMNS`), plus latency and served."""
-        table = np.array(self._rows, dtype=np.float64).reshape(len(self._rows), len(self.COLUMNS))
+        table = np.array([[row[c] for c in self.COLUMNS] for row in self._rows],
+                         dtype=np.float64).reshape(len(self._rows), len(self.COLUMNS))
         series: dict[str, npt.NDArray[Any]] = {}
         for j, name in enumerate(self.COLUMNS):
             column = table[:, j]
@@ -416,7 +441,7 @@ class Recorder(ModelObserver):
             elif name in ("in_flight", "live_servers", "distinct_views", "stale_views"):
                 column = column.astype(np.int64)
             series[name] = column
-        latencies = np.frombuffer(self.model.latencies, dtype=np.float64)
+        latencies = np.frombuffer(self.model.requests.latencies, dtype=np.float64)
         bins = list(itertools.pairwise(self._latency_marks))
         for label, q in (("latency_p50", 50), ("latency_p99", 99)):
             series[label] = np.array([
@@ -434,13 +459,14 @@ class Recorder(ModelObserver):
     def summary(self) -> dict[str, Any]:
         """Everything but the time series, as plain JSON-able values."""
         model = self.model
-        latencies = np.frombuffer(model.latencies, dtype=np.float64)
+        counters = model.counters
+        latencies = np.frombuffer(model.requests.latencies, dtype=np.float64)
 
         def pct(q: float) -> float | None:
             return float(np.percentile(latencies, q)) if latencies.size else None
 
-        issued = model.issued
-        served = np.array(model.served, dtype=np.float64)
+        issued = counters.issued
+        served = np.array(counters.served, dtype=np.float64)
         initial = model.scenario.cluster.servers
         served_ptm, served_cv = skew(served[:initial]) if served[:initial].sum() else \
             (math.nan, math.nan)
@@ -451,17 +477,17 @@ class Recorder(ModelObserver):
         return {
             "requests": {
                 "issued": issued,
-                "succeeded": model.succeeded,
-                "failed": model.failed_total,
-                "failed_by_cause": dict(sorted(model.failed.items())),
-                "in_flight_at_end": model.in_flight,
-                "success_ratio": model.succeeded / issued if issued else None,
-                "attempts": model.attempts,
-                "retried": model.retried,
-                "forwarded": model.forwarded,
-                "attempt_timeouts": model.attempt_timeouts,
-                "attempt_rejections": model.attempt_rejections,
-                "late_responses": model.late_responses,
+                "succeeded": counters.succeeded,
+                "failed": counters.failed_total,
+                "failed_by_cause": dict(sorted(counters.failed.items())),
+                "in_flight_at_end": counters.in_flight,
+                "success_ratio": counters.succeeded / issued if issued else None,
+                "attempts": counters.attempts,
+                "retried": counters.retried,
+                "forwarded": counters.forwarded,
+                "attempt_timeouts": counters.attempt_timeouts,
+                "attempt_rejections": counters.attempt_rejections,
+                "late_responses": counters.late_responses,
             },
             "latency": {
                 "mean": float(latencies.mean()) if latencies.size else None,
@@ -491,12 +517,12 @@ class Recorder(ModelObserver):
                 "total_moved": float(sum(m.moved for m in self.movements)),
             },
             "health_checks": {
-                "sent": model.health_checks_sent,
-                "passed": model.health_checks_passed,
-                "failed": model.health_checks_failed,
-                "in_flight_at_end": model.health_checks_sent - model.health_checks_passed
-                - model.health_checks_failed,
-                "per_client": model.health_checks_sent / len(model.clients),
+                "sent": counters.health_checks_sent,
+                "passed": counters.health_checks_passed,
+                "failed": counters.health_checks_failed,
+                "in_flight_at_end": counters.health_checks_sent - counters.health_checks_passed
+                - counters.health_checks_failed,
+                "per_client": counters.health_checks_sent / len(model.clients),
             },
             "recovery": {"faults": recovery, **_aggregate(recovery)},
             "availability": {
@@ -528,11 +554,6 @@ def _movement_method(movements: list[MovementRecord]) -> str | None:
     if len(kinds) == 2:
         return "mixed"
     return "exact" if True in kinds else "sampled"
-
-
-def _members(server: Server) -> frozenset[int]:
-    """The members of a server's view (empty before it has one)."""
-    return server.view.members if server.view is not None else frozenset()
 
 
 def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent import ConsistentError, UnsupportedOperationError
+from sim import report
 from sim._config import Scenario
 from sim._engine import Engine
 from sim._faults import schedule_faults
@@ -128,14 +129,10 @@ class RunResult:
 
         Returns the saved paths, or the figures when ``directory`` is None.
         """
-        from sim import report
-
         return report.plot_run(self, directory)
 
     def table(self) -> str:
         """The summary as a text table (what ``consistent-sim run`` prints)."""
-        from sim import report
-
         return report.summary_table(self)
 
 
@@ -193,11 +190,10 @@ def run(
     try:
         # Building the placements is where bad algorithm options surface (a Maglev table
         # size that is not prime, ...): those are the scenario's errors, reported in a line.
-        model = Model(config, engine)
-        recorder = Recorder(model)
-        model.observer = recorder
+        recorder = Recorder(config, engine)
+        model = Model(config, engine, recorder)
         model.start()
-        recorder.start()
+        recorder.start(model)
     except (ConsistentError, ValueError, TypeError) as exc:
         if isinstance(exc, ScenarioError):
             raise
@@ -224,16 +220,16 @@ def run(
         "seed": seed,
         **recorder.summary(),
         "conservation": conservation,
-        "engine": {"events": engine.events + model.inline_events, "views_built": model.views.built,
-                   "home_lookups": model.views.lookups},
+        "engine": {"events": engine.events + model.inline_events,
+                   "views_built": model.views.built, "home_lookups": model.views.lookups},
     }
     events = engine.events + model.inline_events
     performance = {
         "wall_seconds": wall,
         "events": float(events),
         "events_per_second": events / wall if wall > 0 else math.inf,
-        "requests": float(model.issued),
-        "requests_per_second": model.issued / wall if wall > 0 else math.inf,
+        "requests": float(model.counters.issued),
+        "requests_per_second": model.counters.issued / wall if wall > 0 else math.inf,
     }
     return RunResult(config, seed, summary, recorder.timeseries(), performance,
                      list(model.names))
@@ -249,14 +245,10 @@ class Comparison:
 
     def rows(self) -> list[tuple[str, list[Any]]]:
         """``(metric, [value per run])`` rows of the comparison table."""
-        from sim import report
-
         return report.comparison_rows(self)
 
     def table(self) -> str:
         """The comparison as a text table."""
-        from sim import report
-
         return report.comparison_table(self)
 
     def to_json(self) -> str:
@@ -268,8 +260,6 @@ class Comparison:
 
     def plot(self, directory: str | Path | None = None) -> list[Any]:
         """Figures comparing the runs over time (needs matplotlib)."""
-        from sim import report
-
         return report.plot_comparison(self, directory)
 
 

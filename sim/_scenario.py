@@ -36,8 +36,10 @@ from sim._config import (
     RollingRestart,
     Scenario,
     WorkloadConfig,
+    is_server_name,
+    node_index,
+    server_names,
 )
-from sim._model import server_names
 from sim._placement import ALGORITHMS, removal_capable
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "list_scenarios",
     "load_scenario",
     "parse_scenario",
+    "parse_value",
 ]
 
 DEFAULT_SCENARIO = "rolling-restart"
@@ -148,7 +151,7 @@ def _check(rule: str, key: str, value: Any) -> Any:
             raise fail("a server index or name like 's003'")
         if isinstance(value, int) and value < 0:
             raise fail("a non-negative server index")
-        if isinstance(value, str) and not (value.startswith("s") and value[1:].isdigit()):
+        if isinstance(value, str) and not is_server_name(value):
             raise fail("a server index or name like 's003'")
         return value
     raise AssertionError(f"unknown rule {rule}")  # pragma: no cover
@@ -315,10 +318,6 @@ def _cross_check(scenario: Scenario) -> None:
         )
 
 
-def _node_number(node: int | str) -> int:
-    return node if isinstance(node, int) else int(node[1:])
-
-
 def _check_no_return_from_permanent_faults(scenario: Scenario) -> None:
     """Reject a restart that would bring back a server a crash or decommission ended for good.
 
@@ -330,17 +329,17 @@ def _check_no_return_from_permanent_faults(scenario: Scenario) -> None:
     ends: list[tuple[float, int, str]] = []  # (time it goes down for good, server, fault)
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, Crash):
-            ends.append((fault.at, _node_number(fault.node),
+            ends.append((fault.at, node_index(fault.node),
                          f"faults[{i}] (crash at {fault.at:g})"))
         elif isinstance(fault, Decommission):
-            ends.append((fault.at + fault.drain, _node_number(fault.node),
+            ends.append((fault.at + fault.drain, node_index(fault.node),
                          f"faults[{i}] (decommission at {fault.at:g})"))
     if not ends:
         return
     names = server_names(scenario.max_servers)
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, Restart):
-            ups = [(_node_number(fault.node), fault.at + fault.downtime)]
+            ups = [(node_index(fault.node), fault.at + fault.downtime)]
         elif isinstance(fault, RollingRestart):
             count = fault.nodes or scenario.cluster.servers
             ups = [(k, fault.at + k * fault.pace + fault.downtime) for k in range(count)]
@@ -390,10 +389,10 @@ def builtin_toml(name: str) -> str:
     return text
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, arrays), else a string.
 
-    >>> _parse_value("5"), _parse_value("0.5"), _parse_value("true"), _parse_value("jump")
+    >>> parse_value("5"), parse_value("0.5"), parse_value("true"), parse_value("jump")
     (5, 0.5, True, 'jump')
     """
     try:
@@ -417,7 +416,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key = key.strip()
         if not sep or not key:
             raise ScenarioError(f"override expects key=value, got {item!r}")
-        value = _parse_value(text.strip())
+        value = parse_value(text.strip())
         parts = key.split(".")
         target: Any = out
         for depth, part in enumerate(parts[:-1]):

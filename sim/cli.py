@@ -28,9 +28,9 @@ from sim._run import compare, run
 from sim._scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
-    _parse_value,
     builtin_toml,
     list_scenarios,
+    parse_value,
 )
 
 __all__ = ["ProgressBar", "main"]
@@ -214,7 +214,7 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         key, sep, text = args.vary.partition("=")
         if not sep or not key.strip() or not text.strip():
             raise _UsageError(f"--vary expects KEY=V1,V2,..., got {args.vary!r}")
-        values = [_parse_value(v.strip()) for v in text.split(",")]
+        values = [parse_value(v.strip()) for v in text.split(",")]
     else:
         key = "placement.algorithm"
         text = args.algorithms if args.algorithms is not None else DEFAULT_ALGORITHMS

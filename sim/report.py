@@ -2,18 +2,51 @@
 
 matplotlib is an optional dependency (the ``sim`` extra); it is imported only when a figure is
 drawn, with the non-interactive Agg backend, so running and printing never need it.
+
+This module presents results and runs nothing: it reads any object with a run's fields
+(:class:`RunLike`, which :class:`sim.RunResult` is) and imports nothing of the layers that
+produce them, so :mod:`sim._run` can build on it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from sim._run import Comparison, RunResult
+from sim._config import Scenario
+
+
+class RunLike(Protocol):
+    """What a report reads of one run (:class:`sim.RunResult` has it)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def summary(self) -> dict[str, Any]: ...
+    @property
+    def timeseries(self) -> dict[str, Any]: ...
+    @property
+    def server_names(self) -> list[str]: ...
+
+
+class ComparisonLike(Protocol):
+    """What a report reads of runs compared over one parameter's values."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def values(self) -> Sequence[Any]: ...
+    @property
+    def results(self) -> Sequence[RunLike]: ...
+
 
 __all__ = [
+    "ComparisonLike",
+    "RunLike",
     "comparison_rows",
     "comparison_table",
     "format_value",
@@ -132,7 +165,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def summary_table(result: RunResult) -> str:
+def summary_table(result: RunLike) -> str:
     """The summary of one run as an aligned text table."""
     rows = summary_rows(result.summary)
     width = max(len(name) for _, name, _ in rows)
@@ -152,7 +185,7 @@ def summary_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
+def comparison_rows(comparison: ComparisonLike) -> list[tuple[str, list[str]]]:
     """``(metric, [formatted value per run])`` rows.
 
     Cells are matched by metric name, never by position: runs can have different rows (a
@@ -174,7 +207,7 @@ def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
     return [(name, [rows_.get(name, missing[name]) for rows_ in per_run]) for name in names]
 
 
-def comparison_table(comparison: Comparison) -> str:
+def comparison_table(comparison: ComparisonLike) -> str:
     """Runs side by side, one column per compared value."""
     header = [str(v) for v in comparison.values]
     rows = comparison_rows(comparison)
@@ -217,7 +250,7 @@ def _no_labels() -> Any:
     return NullFormatter()
 
 
-def _fault_spans(ax: Any, result: RunResult) -> None:
+def _fault_spans(ax: Any, result: RunLike) -> None:
     """Shade the time each server was down; dotted lines mark membership changes."""
     for fault in result.summary["recovery"]["faults"]:
         end = fault["up_at"] if fault["up_at"] is not None else result.scenario.duration
@@ -231,7 +264,7 @@ _LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
 """Legends sit outside the axes, to the right, so they never cover data."""
 
 
-def plot_run(result: RunResult, directory: str | Path | None = None) -> list[Any]:
+def plot_run(result: RunLike, directory: str | Path | None = None) -> list[Any]:
     """Throughput/failures, latency, load skew and availability over time.
 
     Returns the PNG paths written to ``directory``, or the figures when it is None.
@@ -299,7 +332,7 @@ def _percent_limits(percent: Any) -> tuple[float, float]:
     return 0.0, min(100.0, max(1.0, peak * 1.1))
 
 
-def plot_comparison(comparison: Comparison, directory: str | Path | None = None) -> list[Any]:
+def plot_comparison(comparison: ComparisonLike, directory: str | Path | None = None) -> list[Any]:
     """Success rate, p99 latency and served skew over time, one line per compared value."""
     plt = _pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True, layout="constrained")

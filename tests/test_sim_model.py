@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from consistent import HashRing, Maglev, MementoHash, MultiProbe, Rendezvous
 from sim import Scenario, ScenarioError, load_scenario, run
-from sim._model import server_names
+from sim._config import server_names
 
 FAST = ["duration=20", "workload.rate=2000", "metrics.interval=1"]
 
@@ -150,18 +150,17 @@ def test_bounded_loads_release_every_assignment_through_faults() -> None:
         "duration=30", "workload.rate=1500", "faults.0.nodes=3", "faults.0.pace=6",
         "placement.algorithm=bounded", "cluster.servers=8", "cluster.replication=2"])
     engine = Engine(3)
-    model = Model(scenario, engine)
-    model.observer = recorder = Recorder(model)
+    recorder = Recorder(scenario, engine)
+    model = Model(scenario, engine, recorder)
     model.start()
-    recorder.start()
+    recorder.start(model)
     schedule_faults(model, scenario.faults)
     engine.run(scenario.duration)
     assert model.check_conservation()["conserved"]
     # Whatever is still held is exactly the attempts in flight that were placed, per placer.
     held: dict[int, int] = {}
-    for attempt in model._deadlines:
+    for attempt in model.requests.held_attempts():
         if attempt.placer is not None:
-            assert not attempt.done
             held[id(attempt.placer)] = held.get(id(attempt.placer), 0) + 1
     for server in model.servers:
         if server.up:

@@ -31,13 +31,12 @@ where keys really go when nodes fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import ClassVar, Final, TypeVar
+from typing import ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
-import xxhash
 
 from consistent._errors import (
     DuplicateNodeError,
@@ -46,81 +45,22 @@ from consistent._errors import (
     UnsupportedOperationError,
 )
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
-from consistent._protocol import copy_slots, name_array
-from consistent._validate import check_count, check_name, check_unit_weight, member_pairs
+from consistent._protocol import BLOCK, codes_by_block, copy_slots, name_array, with_room
+from consistent._validate import (
+    NODES_REFUSAL,
+    check_equal_share_weight,
+    check_node_name,
+    check_preference_count,
+    member_pairs,
+)
 
 __all__ = ["JumpHash", "jump_hash", "jump_hash_many"]
-
-_Item = TypeVar("_Item", bound=np.generic)
 
 _MASK64: Final = (1 << 64) - 1
 _LCG_MULTIPLIER: Final = 2862933555777941757
 _TWO_POW_31: Final = float(1 << 31)
-_MAX_BUCKETS: Final = (1 << 31) - 1
-# Keys per block in jump_hash_many: small enough that a block's working arrays stay in
-# the CPU cache across the iterations, large enough to amortise numpy's per-call cost.
-_BLOCK: Final = 1 << 15
-
-# -- seeded 64-bit mixing, shared by MementoHash (rehash with a bucket as seed) and
-# -- Rendezvous (combine a key hash with a node seed).
-#
-# mix(h, seed) is XXH3-64 of the 8 little-endian bytes of h under ``seed``: the scalar form
-# is one C call to the xxhash library, and the batch form below reproduces XXH3's
-# 4-to-8-byte path (a seeded xor, then the rrmxmx finaliser) in wrapping numpy arithmetic,
-# so both give the same bits (tested against the library).
-_XXH3_SECRET_8: Final = 0x1CAD21F72C81017C
-_XXH3_SECRET_16: Final = 0xDB979083E96DD4DE
-_XXH3_PRIME_MX2: Final = np.uint64(0x9FB21C651E98DF25)
-
-mix_scalar: Final[Callable[[bytes, int], int]] = xxhash.xxh3_64_intdigest
-"""``mix_scalar(h.to_bytes(8, "little"), seed)``: the scalar seeded mixer."""
-
-
-def mix_bitflip(seed: int) -> int:
-    """The per-seed constant XXH3 xors into an 8-byte input (precompute it once per seed)."""
-    seed ^= (int.from_bytes((seed & 0xFFFFFFFF).to_bytes(4, "little"), "big") << 32) & _MASK64
-    return ((_XXH3_SECRET_8 ^ _XXH3_SECRET_16) - seed) & _MASK64
-
-
-def mix_bitflips(seeds: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """:func:`mix_bitflip` of every element of a uint64 array."""
-    s = seeds.astype(np.uint64)
-    low = s & np.uint64(0xFFFFFFFF)
-    swapped = (
-        ((low & np.uint64(0xFF)) << np.uint64(24))
-        | ((low & np.uint64(0xFF00)) << np.uint64(8))
-        | ((low >> np.uint64(8)) & np.uint64(0xFF00))
-        | (low >> np.uint64(24))
-    )
-    with np.errstate(over="ignore"):
-        result: npt.NDArray[np.uint64] = np.uint64(_XXH3_SECRET_8 ^ _XXH3_SECRET_16) - (
-            s ^ (swapped << np.uint64(32))
-        )
-    return result
-
-
-def mix_many(
-    hashes: npt.NDArray[np.uint64], bitflips: npt.NDArray[np.uint64]
-) -> npt.NDArray[np.uint64]:
-    """Batch seeded mixer: ``mix(h, seed)`` for broadcast ``hashes`` and ``bitflips``.
-
-    ``bitflips`` are :func:`mix_bitflips` of the seeds; broadcasting a column of key
-    hashes against a row of node bitflips mixes every (key, node) pair.
-    """
-    h = hashes.astype(np.uint64, copy=False)
-    with np.errstate(over="ignore"):
-        x = (h >> np.uint64(32)) | (h << np.uint64(32))
-        x = x ^ bitflips
-        x ^= ((x << np.uint64(49)) | (x >> np.uint64(15))) ^ (
-            (x << np.uint64(24)) | (x >> np.uint64(40))
-        )
-        x *= _XXH3_PRIME_MX2
-        x ^= (x >> np.uint64(35)) + np.uint64(8)
-        x *= _XXH3_PRIME_MX2
-        x ^= x >> np.uint64(28)
-    result: npt.NDArray[np.uint64] = x
-    return result
-
+MAX_BUCKETS: Final = (1 << 31) - 1
+"""The most buckets (nodes) jump hash addresses: its bucket numbers are 31-bit."""
 
 # -- jump hash -------------------------------------------------------------------------
 
@@ -143,7 +83,7 @@ def _check_num_buckets(num_buckets: object) -> int:
         raise TypeError(
             f"num_buckets must be an int, got {type(num_buckets).__name__}: {num_buckets!r}"
         )
-    if not 1 <= int(num_buckets) <= _MAX_BUCKETS:
+    if not 1 <= int(num_buckets) <= MAX_BUCKETS:
         raise ValueError(f"num_buckets must be an int in [1, 2**31 - 1], got {num_buckets!r}")
     return int(num_buckets)
 
@@ -209,8 +149,8 @@ def jump_hash_many(keys: npt.ArrayLike, num_buckets: int) -> npt.NDArray[np.int3
     out = np.zeros(array.size, dtype=np.int32)
     if n == 1:
         return out
-    for start in range(0, array.size, _BLOCK):
-        _jump_block(array[start : start + _BLOCK], float(n), out[start : start + _BLOCK])
+    for start in range(0, array.size, BLOCK):
+        _jump_block(array[start : start + BLOCK], float(n), out[start : start + BLOCK])
     return out
 
 
@@ -267,90 +207,6 @@ def _jump_block(keys: npt.NDArray[np.uint64], n: float, out: npt.NDArray[np.int3
 
 
 # -- JumpHash --------------------------------------------------------------------------
-
-
-# The wording of the jump family's (JumpHash, MementoHash, Rendezvous) argument errors.
-NODES_REFUSAL: Final = "nodes must be an iterable of node names, got the str {value!r}"
-COUNT_OUT_OF_RANGE: Final = "n must be between 1 and the number of nodes ({size}), got {n}"
-
-
-def check_node_name(node: object) -> str:
-    """Check a node name is a str, in the jump family's wording."""
-    return check_name(node, "node")
-
-
-def check_jump_weight(node: str, weight: object, algorithm: str) -> None:
-    """Refuse weights other than 1: every bucket of ``algorithm`` carries the same share."""
-    check_unit_weight(
-        node,
-        weight,
-        f"{algorithm} gives every node the same share, so weight must be 1, got "
-        "{weight!r} for node {node!r}; use Rendezvous (or HashRing) for weighted nodes",
-        numpy_scalars=True,
-    )
-
-
-def check_preference_count(n: object, size: int) -> int:
-    """Check a preference-list length ``n`` is an int in ``[1, size]``, jump family wording."""
-    return check_count(n, size, numpy_scalars=True, out_of_range=COUNT_OUT_OF_RANGE)
-
-
-def failover_buckets(
-    key_hash: int,
-    size: int,
-    replacer_of: Callable[[int], int],
-    working: int,
-    table_is_empty: bool,
-    count: int,
-) -> list[int]:
-    """The first ``count`` buckets of a key's fail-over order under MementoHash's rule.
-
-    Simulates removing the key's bucket, then its next bucket, and so on, exactly as
-    ``MementoHash.remove`` would (without touching any structure): a removal is recorded in
-    a local overlay of the replacement table. ``replacer_of(b)`` is the existing table
-    (``-1`` for a working bucket); ``size`` the b-array size; ``working`` the number of
-    working buckets; ``table_is_empty`` whether the existing table holds no removal.
-    """
-    overlay: dict[int, int] = {}
-
-    def replacer(b: int) -> int:
-        r = overlay.get(b)
-        return replacer_of(b) if r is None else r
-
-    key_bytes = key_hash.to_bytes(8, "little")
-    picks: list[int] = []
-    while True:
-        b = memento_bucket(key_hash, key_bytes, size, replacer)
-        picks.append(b)
-        if len(picks) == count:
-            return picks
-        if table_is_empty and not overlay and b == size - 1:
-            size -= 1  # MementoHash removes the last bucket as jump hash does: by shrinking
-        else:
-            overlay[b] = working - 1
-        working -= 1
-
-
-def memento_bucket(
-    key_hash: int, key_bytes: bytes, size: int, replacer_of: Callable[[int], int]
-) -> int:
-    """MementoHash's lookup: jump over the b-array, then follow the replacement table.
-
-    A key landing on a removed bucket ``b`` (whose replacer ``r`` is the number of working
-    buckets left after ``b`` went) is rehashed with ``b`` as seed into ``[0, r)``; landing
-    on a bucket removed *before* ``b`` (replacer ``>= r``) follows that bucket's replacer
-    until it reaches a bucket that was working when ``b`` was removed.
-    """
-    b = jump_unchecked(key_hash, size)
-    r = replacer_of(b)
-    while r >= 0:
-        b = mix_scalar(key_bytes, b) % r
-        later = replacer_of(b)
-        while later >= r:
-            b = later
-            later = replacer_of(b)
-        r = later
-    return b
 
 
 class JumpHash:
@@ -460,11 +316,11 @@ class JumpHash:
     def _check_new(self, node: str, weight: float) -> None:
         """Refuse a node that ``add`` cannot take, before anything changes."""
         check_node_name(node)
-        check_jump_weight(node, weight, "JumpHash")
+        check_equal_share_weight(node, weight, "JumpHash")
         if node in self._index:
             raise DuplicateNodeError(f"node {node!r} is already a member")
-        if len(self._nodes) >= _MAX_BUCKETS:
-            raise UnsupportedOperationError(f"JumpHash holds at most {_MAX_BUCKETS} nodes")
+        if len(self._nodes) >= MAX_BUCKETS:
+            raise UnsupportedOperationError(f"JumpHash holds at most {MAX_BUCKETS} nodes")
 
     def remove(self, node: str) -> None:
         """Remove the last node added; only its keys move.
@@ -539,7 +395,10 @@ class JumpHash:
         if not size:
             raise EmptyRingError("JumpHash has no nodes")
         count = check_preference_count(n, size)
-        buckets = failover_buckets(self._hash_key(key), size, _working, size, True, count)
+        # MementoHash builds on this module, so its rule is imported when first needed.
+        from consistent._memento import failover_buckets, working_table
+
+        buckets = failover_buckets(self._hash_key(key), size, working_table, size, True, count)
         return [self._nodes[b] for b in buckets]
 
     def lookup_codes(self, keys: Keys) -> npt.NDArray[np.int32]:
@@ -624,39 +483,3 @@ class JumpHash:
         assert self._hash_key == self._hasher.hash_key
 
 
-def codes_by_block(
-    keys: Keys,
-    hasher: KeyHasher,
-    place: Callable[[npt.NDArray[np.uint64]], npt.NDArray[np.int32]],
-) -> npt.NDArray[np.int32]:
-    """Hash keys and place their hashes, block by block for large integer arrays.
-
-    Hashing and placing one cache-sized block at a time keeps the intermediate hashes in
-    the CPU cache, which roughly doubles the throughput on millions of integer keys.
-    """
-    if isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype.kind in "iu":
-        if keys.size <= _BLOCK:
-            return place(hasher.hash_keys(keys))
-        codes = np.empty(keys.size, dtype=np.int32)
-        for start in range(0, keys.size, _BLOCK):
-            codes[start : start + _BLOCK] = place(hasher.hash_keys(keys[start : start + _BLOCK]))
-        return codes
-    return place(hasher.hash_keys(keys))
-
-
-def with_room(array: npt.NDArray[_Item], needed: int, fill: object) -> npt.NDArray[_Item]:
-    """``array`` itself if it holds ``needed`` items, else a copy with room to spare.
-
-    The copy's capacity at least doubles (spare items set to ``fill``), so filling a
-    growing array one item at a time costs O(1) amortised per item.
-    """
-    if needed <= array.size:
-        return array
-    grown = np.full(max(needed, 2 * array.size, 8), fill, dtype=array.dtype)
-    grown[: array.size] = array
-    return grown
-
-
-def _working(bucket: int) -> int:
-    """Replacement lookup of a table with no removals."""
-    return -1

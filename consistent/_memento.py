@@ -33,34 +33,94 @@ restore them in the reverse order of removal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
-from consistent._hashing import Key, KeyHasher, Keys, get_hasher
-from consistent._jump import (
+from consistent._hashing import Key, KeyHasher, Keys, get_hasher, mix_bitflips, mix_many, mix_scalar
+from consistent._jump import MAX_BUCKETS, jump_hash_many, jump_unchecked
+from consistent._protocol import codes_by_block, copy_slots, name_array, with_room
+from consistent._validate import (
     NODES_REFUSAL,
-    check_jump_weight,
+    check_equal_share_weight,
     check_node_name,
     check_preference_count,
-    codes_by_block,
-    failover_buckets,
-    jump_hash_many,
-    jump_unchecked,
-    memento_bucket,
-    mix_bitflips,
-    mix_many,
-    with_room,
+    member_pairs,
 )
-from consistent._protocol import copy_slots, name_array
-from consistent._validate import member_pairs
 
-__all__ = ["MementoHash"]
+__all__ = ["MementoHash", "failover_buckets", "memento_bucket"]
 
-_MAX_BUCKETS: Final = (1 << 31) - 1
+
+
+# -- the lookup rule (JumpHash's fail-over order uses it too) ---------------------------
+
+
+def failover_buckets(
+    key_hash: int,
+    size: int,
+    replacer_of: Callable[[int], int],
+    working: int,
+    table_is_empty: bool,
+    count: int,
+) -> list[int]:
+    """The first ``count`` buckets of a key's fail-over order under MementoHash's rule.
+
+    Simulates removing the key's bucket, then its next bucket, and so on, exactly as
+    ``MementoHash.remove`` would (without touching any structure): a removal is recorded in
+    a local overlay of the replacement table. ``replacer_of(b)`` is the existing table
+    (``-1`` for a working bucket); ``size`` the b-array size; ``working`` the number of
+    working buckets; ``table_is_empty`` whether the existing table holds no removal.
+    """
+    overlay: dict[int, int] = {}
+
+    def replacer(b: int) -> int:
+        r = overlay.get(b)
+        return replacer_of(b) if r is None else r
+
+    key_bytes = key_hash.to_bytes(8, "little")
+    picks: list[int] = []
+    while True:
+        b = memento_bucket(key_hash, key_bytes, size, replacer)
+        picks.append(b)
+        if len(picks) == count:
+            return picks
+        if table_is_empty and not overlay and b == size - 1:
+            size -= 1  # MementoHash removes the last bucket as jump hash does: by shrinking
+        else:
+            overlay[b] = working - 1
+        working -= 1
+
+
+def memento_bucket(
+    key_hash: int, key_bytes: bytes, size: int, replacer_of: Callable[[int], int]
+) -> int:
+    """MementoHash's lookup: jump over the b-array, then follow the replacement table.
+
+    A key landing on a removed bucket ``b`` (whose replacer ``r`` is the number of working
+    buckets left after ``b`` went) is rehashed with ``b`` as seed into ``[0, r)``; landing
+    on a bucket removed *before* ``b`` (replacer ``>= r``) follows that bucket's replacer
+    until it reaches a bucket that was working when ``b`` was removed.
+    """
+    b = jump_unchecked(key_hash, size)
+    r = replacer_of(b)
+    while r >= 0:
+        b = mix_scalar(key_bytes, b) % r
+        later = replacer_of(b)
+        while later >= r:
+            b = later
+            later = replacer_of(b)
+        r = later
+    return b
+
+
+
+
+def working_table(bucket: int) -> int:
+    """Replacement lookup of a table with no removals."""
+    return -1
 
 
 class MementoHash:
@@ -220,11 +280,11 @@ class MementoHash:
     def _check_new(self, node: str, weight: float) -> None:
         """Refuse a node that ``add`` cannot take, before anything changes."""
         check_node_name(node)
-        check_jump_weight(node, weight, "MementoHash")
+        check_equal_share_weight(node, weight, "MementoHash")
         if node in self._bucket_of:
             raise DuplicateNodeError(f"node {node!r} is already a member")
-        if not self._table and self._size >= _MAX_BUCKETS:
-            raise ValueError(f"MementoHash holds at most {_MAX_BUCKETS} nodes")
+        if not self._table and self._size >= MAX_BUCKETS:
+            raise ValueError(f"MementoHash holds at most {MAX_BUCKETS} nodes")
 
     def remove(self, node: str) -> None:
         """Remove any node; only its keys move, spread evenly over the others.

@@ -24,17 +24,31 @@ Algorithms that cannot do one of these (jump hash cannot remove a middle bucket)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from consistent._hashing import Key, Keys
+from consistent._hashing import Key, KeyHasher, Keys
 
-__all__ = ["Placement", "movement", "sample_keys"]
+__all__ = [
+    "BLOCK",
+    "Placement",
+    "codes_by_block",
+    "copy_slots",
+    "movement",
+    "name_array",
+    "sample_keys",
+    "with_room",
+]
 
 _T = TypeVar("_T")
+_Item = TypeVar("_Item", bound=np.generic)
+
+BLOCK: Final = 1 << 15
+"""Keys per block of a batch lookup: small enough that a block's working arrays stay in the
+CPU cache across a placement's passes, large enough to amortise numpy's per-call cost."""
 
 
 @runtime_checkable
@@ -103,6 +117,45 @@ def copy_slots(source: object, cls: type[_T]) -> _T:
     for slot in cls.__slots__:  # type: ignore[attr-defined]
         object.__setattr__(clone, slot, getattr(source, slot))
     return clone
+
+
+def with_room(array: npt.NDArray[_Item], needed: int, fill: object) -> npt.NDArray[_Item]:
+    """``array`` itself if it holds ``needed`` items, else a copy with room to spare.
+
+    The copy's capacity at least doubles (spare items set to ``fill``), so filling a
+    growing array one item at a time costs O(1) amortised per item.
+
+    >>> with_room(np.zeros(2, dtype=np.int32), 3, -1).tolist()
+    [0, 0, -1, -1, -1, -1, -1, -1]
+    """
+    if needed <= array.size:
+        return array
+    grown = np.full(max(needed, 2 * array.size, 8), fill, dtype=array.dtype)
+    grown[: array.size] = array
+    return grown
+
+
+def codes_by_block(
+    keys: Keys,
+    hasher: KeyHasher,
+    place: Callable[[npt.NDArray[np.uint64]], npt.NDArray[np.int32]],
+) -> npt.NDArray[np.int32]:
+    """Hash keys and place their hashes (``place``: hashes -> codes), block by block.
+
+    Large integer arrays are hashed and placed one :data:`BLOCK` at a time, which keeps
+    the intermediate hashes in the CPU cache and roughly doubles the throughput on
+    millions of keys; other batches are hashed at once.
+
+    Runtime complexity: O(k) hashing plus ``place``'s cost, for k keys.
+    """
+    if isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype.kind in "iu":
+        if keys.size <= BLOCK:
+            return place(hasher.hash_keys(keys))
+        codes = np.empty(keys.size, dtype=np.int32)
+        for start in range(0, keys.size, BLOCK):
+            codes[start : start + BLOCK] = place(hasher.hash_keys(keys[start : start + BLOCK]))
+        return codes
+    return place(hasher.hash_keys(keys))
 
 
 def sample_keys(n: int, seed: int = 0) -> npt.NDArray[np.uint64]:

@@ -38,16 +38,22 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
-from consistent._hashing import Key, KeyHasher, Keys, get_hasher
-from consistent._jump import (
-    check_node_name,
-    check_preference_count,
+from consistent._hashing import (
+    Key,
+    KeyHasher,
+    Keys,
+    get_hasher,
     mix_bitflip,
     mix_many,
     mix_scalar,
 )
 from consistent._protocol import copy_slots, name_array
-from consistent._validate import check_weight, member_pairs
+from consistent._validate import (
+    check_node_name,
+    check_preference_count,
+    check_weight,
+    member_pairs,
+)
 
 __all__ = ["Rendezvous"]
 

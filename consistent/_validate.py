@@ -27,8 +27,13 @@ import numpy as np
 from consistent._errors import UnknownNodeError, UnsupportedOperationError
 
 __all__ = [
+    "COUNT_OUT_OF_RANGE",
+    "NODES_REFUSAL",
     "check_count",
+    "check_equal_share_weight",
     "check_name",
+    "check_node_name",
+    "check_preference_count",
     "check_unit_weight",
     "check_weight",
     "get_member",
@@ -168,3 +173,37 @@ def get_member(table: Mapping[str, _V], node: str, missing: str = "is not a memb
         return table[node]
     except KeyError:
         raise UnknownNodeError(f"node {node!r} {missing}") from None
+
+
+# -- the jump family's wording (JumpHash, MementoHash, Rendezvous) ----------------------
+
+NODES_REFUSAL: Final = "nodes must be an iterable of node names, got the str {value!r}"
+COUNT_OUT_OF_RANGE: Final = "n must be between 1 and the number of nodes ({size}), got {n}"
+
+
+def check_node_name(node: object) -> str:
+    """Check a node name is a str, in the jump family's wording ("node must be a str")."""
+    return check_name(node, "node")
+
+
+def check_equal_share_weight(node: str, weight: object, algorithm: str) -> None:
+    """Refuse weights other than 1: every bucket of ``algorithm`` carries the same share.
+
+    >>> try:
+    ...     check_equal_share_weight("a", 2, "JumpHash")
+    ... except ValueError as error:
+    ...     print(str(error)[:48])
+    JumpHash gives every node the same share, so wei
+    """
+    check_unit_weight(
+        node,
+        weight,
+        f"{algorithm} gives every node the same share, so weight must be 1, got "
+        "{weight!r} for node {node!r}; use Rendezvous (or HashRing) for weighted nodes",
+        numpy_scalars=True,
+    )
+
+
+def check_preference_count(n: object, size: int) -> int:
+    """Check a preference-list length ``n`` is an int in ``[1, size]``, jump family wording."""
+    return check_count(n, size, numpy_scalars=True, out_of_range=COUNT_OUT_OF_RANGE)

@@ -23,6 +23,7 @@ from consistent import (
     hash_key,
     hash_keys,
 )
+from consistent._hashing import mix_bitflip, mix_bitflips, mix_many, mix_scalar
 
 MASK64 = (1 << 64) - 1
 keys_strategy = st.one_of(
@@ -212,3 +213,20 @@ def test_numpy_bytes_arrays_drop_trailing_nuls_but_lists_and_object_arrays_keep_
     assert hash_keys([key])[0] == hash_key(key)
     assert hash_keys(np.array([key], dtype=object))[0] == hash_key(key)
     assert hash_keys(np.array([key]))[0] == hash_key(b"a")
+
+
+# -- the seeded mixer (XXH3's 8-byte path) shared by MementoHash and Rendezvous -------
+
+
+UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@settings(max_examples=50)
+@given(UINT64, UINT64)
+def test_mixer_is_xxh3_of_the_hash_bytes(h: int, seed: int) -> None:
+    expected = xxhash.xxh3_64_intdigest(h.to_bytes(8, "little"), seed)
+    bitflips = mix_bitflips(np.array([seed], dtype=np.uint64))
+    assert int(bitflips[0]) == mix_bitflip(seed)
+    assert int(mix_many(np.array([h], dtype=np.uint64), bitflips)[0]) == expected
+    assert mix_scalar(h.to_bytes(8, "little"), seed) == expected
+    assert int(XXH3Hasher(seed).hash_uint64(np.array([h], dtype=np.uint64))[0]) == expected

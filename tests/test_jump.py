@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,6 @@ from consistent import (
     jump_hash,
     jump_hash_many,
 )
-from consistent._jump import mix_bitflip, mix_bitflips, mix_many
 
 UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
 BUCKETS = st.integers(min_value=1, max_value=2**31 - 1)
@@ -143,18 +141,6 @@ def test_jump_hash_many_errors() -> None:
         jump_hash_many(np.zeros((2, 2), dtype=np.uint64), 3)
     with pytest.raises(TypeError, match="float64"):
         jump_hash_many(np.zeros(3), 3)
-
-
-# -- the seeded mixer shared by MementoHash and Rendezvous ------------------------------
-
-
-@settings(max_examples=50)
-@given(UINT64, UINT64)
-def test_mixer_is_xxh3_of_the_hash_bytes(h: int, seed: int) -> None:
-    expected = xxhash.xxh3_64_intdigest(h.to_bytes(8, "little"), seed)
-    bitflips = mix_bitflips(np.array([seed], dtype=np.uint64))
-    assert int(bitflips[0]) == mix_bitflip(seed)
-    assert int(mix_many(np.array([h], dtype=np.uint64), bitflips)[0]) == expected
 
 
 # -- JumpHash ----------------------------------------------------------------------------

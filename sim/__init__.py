@@ -13,7 +13,7 @@ The command line (``consistent-sim``) calls exactly these functions.
 from sim._config import Scenario
 from sim._engine import Engine
 from sim._placement import ALGORITHMS
-from sim._run import Comparison, RunResult, compare, run
+from sim._run import RunResult, run
 from sim._scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
@@ -22,6 +22,7 @@ from sim._scenario import (
     load_scenario,
     parse_scenario,
 )
+from sim._sweep import Comparison, Run, SweepResult, compare, sweep
 
 __all__ = [
     # running
@@ -29,6 +30,9 @@ __all__ = [
     "compare",
     "RunResult",
     "Comparison",
+    "sweep",
+    "SweepResult",
+    "Run",
     # scenarios
     "load_scenario",
     "parse_scenario",

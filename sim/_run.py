@@ -1,7 +1,8 @@
-"""Running a scenario: :func:`run` returns a :class:`RunResult`; :func:`compare` runs several.
+"""Running a scenario: :func:`run` returns a :class:`RunResult`.
 
-These are the functions the CLI calls, so a notebook gets exactly what the command line
-gets. Results are deterministic: the same scenario and seed give byte-identical
+This is the function the CLI calls, so a notebook gets exactly what the command line gets;
+many runs (a grid of configurations, replications, :func:`sim.compare`) are
+:mod:`sim._sweep`'s. Results are deterministic: the same scenario and seed give byte-identical
 :meth:`RunResult.to_json`. Wall-clock figures (events per second) live apart, in
 :attr:`RunResult.performance`, and never enter the JSON.
 """
@@ -29,7 +30,7 @@ from sim._metrics import Recorder
 from sim._model import Model
 from sim._scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, normalise_overrides
 
-__all__ = ["Comparison", "RunResult", "compare", "run"]
+__all__ = ["RunResult", "run"]
 
 ProgressCallback = Callable[[float, float], object]
 """Called as ``progress(simulated_now, simulated_end)``."""
@@ -233,63 +234,3 @@ def run(
     }
     return RunResult(config, seed, summary, recorder.timeseries(), performance,
                      list(model.names))
-
-
-@dataclasses.dataclass
-class Comparison:
-    """The same scenario run across the values of one parameter, side by side."""
-
-    key: str
-    values: list[Any]
-    results: list[RunResult]
-
-    def rows(self) -> list[tuple[str, list[Any]]]:
-        """``(metric, [value per run])`` rows of the comparison table."""
-        return report.comparison_rows(self)
-
-    def table(self) -> str:
-        """The comparison as a text table."""
-        return report.comparison_table(self)
-
-    def to_json(self) -> str:
-        """Every run's summary keyed by the compared value, as deterministic JSON."""
-        data = {"key": self.key,
-                "runs": [{"value": v, "summary": r.summary}
-                         for v, r in zip(self.values, self.results, strict=True)]}
-        return json.dumps(_round(data), sort_keys=True, indent=2) + "\n"
-
-    def plot(self, directory: str | Path | None = None) -> list[Any]:
-        """Figures comparing the runs over time (needs matplotlib)."""
-        return report.plot_comparison(self, directory)
-
-
-def compare(
-    scenario: str | Path | Mapping[str, Any] = DEFAULT_SCENARIO,
-    key: str = "placement.algorithm",
-    values: Sequence[Any] = ("ring",),
-    *,
-    seed: int | None = None,
-    overrides: str | Sequence[str] = (),
-    progress: ProgressCallback | None = None,
-) -> Comparison:
-    """Run ``scenario`` once per value of ``key`` (same seed) and collect the results.
-
-    >>> c = compare("steady", "workload.popularity", ["uniform", "zipf"],
-    ...             overrides=["duration=2", "workload.rate=200"])
-    >>> [r.scenario.workload.popularity for r in c.results]
-    ['uniform', 'zipf']
-
-    Raises:
-        ScenarioError: see :func:`run`.
-    """
-    if not values:
-        raise ScenarioError(f"compare needs at least one value for {key}")
-    overrides = normalise_overrides(overrides)
-    results = []
-    for value in values:
-        # json.dumps gives TOML syntax for strings, numbers and booleans alike.
-        override = f"{key}={json.dumps(value)}"
-        results.append(run(scenario, seed=seed, overrides=[*overrides, override],
-                           progress=progress))
-    return Comparison(key, list(values), results)
-

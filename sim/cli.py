@@ -21,10 +21,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from sim._placement import ALGORITHMS
-from sim._run import compare, run
+from sim._run import run
 from sim._scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
@@ -32,13 +32,20 @@ from sim._scenario import (
     list_scenarios,
     parse_value,
 )
+from sim._sweep import DEFAULT_METRICS, DEFAULT_REPLICATIONS, EXECUTORS, compare, sweep
 
-__all__ = ["ProgressBar", "main"]
+__all__ = ["ProgressBar", "RunsProgressBar", "main"]
 
 PROG = "consistent-sim"
 
 EXIT_BROKEN_PIPE = 141
 """Exit status when stdout's reader goes away (128 + SIGPIPE, like a command it killed)."""
+
+EXIT_RUN_FAILED = 1
+"""Exit status of a sweep in which some run raised (the others' results are still out)."""
+
+EXIT_INTERRUPTED = 130
+"""Exit status of a sweep stopped by Ctrl-C (128 + SIGINT), after writing what finished."""
 
 DEFAULT_ALGORITHMS = "ring,rendezvous,maglev"
 
@@ -92,6 +99,41 @@ class ProgressBar:
             self.stream.write("\r" + " " * (self.width + 40) + "\r")
             self.stream.flush()
             self._drawn = False
+
+
+class RunsProgressBar(ProgressBar):
+    """Runs done of runs planned, elapsed time and an ETA, on one terminal line.
+
+    Silent when the stream is not a TTY, like :class:`ProgressBar`.
+
+    >>> import io
+    >>> bar = RunsProgressBar(io.StringIO())
+    >>> bar(3, 10); bar.close()
+    >>> RunsProgressBar.line(3, 10, 6.0, width=10)
+    '[###-------]  3/10 runs  6 s elapsed  ETA 14 s'
+    """
+
+    def __call__(self, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        wall = time.monotonic()
+        if wall - self._last_draw < 0.1 and done < total:
+            return  # redraw at most ten times a second
+        self._last_draw = wall
+        self.stream.write("\r" + self.line(int(done), int(total), wall - self._started,
+                                           self.width))
+        self.stream.flush()
+        self._drawn = True
+
+    @staticmethod
+    def line(done: int, total: int, elapsed: float, width: int) -> str:
+        """The bar's text: the ETA assumes the runs left take as long as those done."""
+        share = 1.0 if total <= 0 else min(1.0, done / total)
+        filled = int(share * width)
+        eta = f"{elapsed / done * (total - done):.0f} s" if done else "?"
+        count = f"{done:>{len(str(total))}}/{total}"
+        return (f"[{'#' * filled}{'-' * (width - filled)}] {count} runs  "
+                f"{elapsed:.0f} s elapsed  ETA {eta}")
 
 
 def _version() -> str:
@@ -148,9 +190,57 @@ def _parser() -> _Parser:
     p_cmp.add_argument("--algorithms", metavar="A1,A2,...",
                        help="comma-separated placement algorithms to compare "
                             f"(default: {DEFAULT_ALGORITHMS}; cannot be combined with --vary)")
-    common(p_cmp, "write compare.json and compare.png here (created if missing)",
+    p_cmp.add_argument("--replications", type=int, default=1, metavar="N",
+                       help="runs per value, seeds SEED, SEED+1, ... (default: 1); above 1 the "
+                            "table shows mean ± 95%% t half-width, and runs go to local "
+                            "processes")
+    common(p_cmp, "write compare.json and compare.png here (created if missing); with "
+                  "--replications above 1 also runs.csv, summary.csv, summary.json and sweep.png",
            "no progress bar and no informational lines (files written); the comparison "
            "table is still printed")
+
+    p_sweep = sub.add_parser(
+        "sweep", help="a grid of configurations x replications, with confidence intervals",
+        description="Run a scenario over every combination of the --vary values, each "
+                    "configuration --replications times (replication i with seed SEED+i in "
+                    "every configuration: common random numbers), and print mean ± 95%% "
+                    "t half-width per configuration, then paired differences from the "
+                    "baseline. Exit status: 0; 1 when a run raised (the others are still "
+                    "reported; failures are listed on stderr); 2 on a usage or scenario "
+                    "error; 130 when interrupted (what finished is still printed and written).")
+    p_sweep.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                         help=f"built-in name or TOML path (default: {DEFAULT_SCENARIO})")
+    p_sweep.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,...",
+                         help="a parameter and its values (repeatable: the grid is every "
+                              "combination), e.g. placement.algorithm=ring,maglev or "
+                              "placement.vnodes=10,100; values use TOML syntax")
+    p_sweep.add_argument("--replications", type=int, default=DEFAULT_REPLICATIONS,
+                         metavar="N", help="runs per configuration (default: "
+                                           f"{DEFAULT_REPLICATIONS}); with --until, the most")
+    p_sweep.add_argument("--executor", choices=EXECUTORS,
+                         help="where runs execute (default: processes; dask with --scheduler)")
+    p_sweep.add_argument("--workers", type=int, metavar="N",
+                         help="worker processes, local or of a local Dask cluster "
+                              "(default: one per core)")
+    p_sweep.add_argument("--scheduler", metavar="ADDRESS",
+                         help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (without it "
+                              "--executor dask starts a local cluster)")
+    p_sweep.add_argument("--baseline", action="append", default=[], metavar="KEY=V",
+                         help="the baseline of paired differences (repeatable; default: each "
+                              "varied key's first value)")
+    p_sweep.add_argument("--until", metavar="METRIC:REL",
+                         help="add replications until every configuration's 95%% half-width "
+                              "of METRIC is at most REL of its mean, e.g. latency.p99:0.05")
+    p_sweep.add_argument("--metric", action="append", metavar="NAME",
+                         help="a summary metric for the table and figures (repeatable; "
+                              f"default: {', '.join(DEFAULT_METRICS)}); every metric goes to "
+                              "the CSV files")
+    common(p_sweep, "write runs.csv, summary.csv, summary.json and sweep.png here (created "
+                    "if missing)",
+           "no progress bar and no informational lines (timing, files written); the table "
+           "(or JSON) and the failed runs are still printed")
+    p_sweep.add_argument("--json", action="store_true",
+                         help="print summary.json, not the table")
     return parser
 
 
@@ -223,10 +313,11 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
             raise _UsageError(f"--algorithms expects A1,A2,..., got {args.algorithms!r}")
     _check_overrides(args.overrides)
     directory = _prepare_out(args.out)
-    bar = ProgressBar() if not args.quiet else None
+    bar = RunsProgressBar() if not args.quiet else None
     try:
         comparison = compare(args.scenario, key.strip(), values, seed=args.seed,
-                             overrides=args.overrides, progress=bar)
+                             overrides=args.overrides, progress=bar,
+                             replications=args.replications)
     finally:
         if bar is not None:
             bar.close()
@@ -237,9 +328,71 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         written[0].write_text(comparison.to_json(), encoding="utf-8")
         if not args.no_figures:
             written.extend(comparison.plot(directory))
+        if comparison.sweep is not None and comparison.replications > 1:
+            written.extend(comparison.sweep.save(directory, figures=not args.no_figures))
         if not args.quiet:
             sys.stderr.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
+
+
+def _parse_assignments(items: list[str], option: str, example: str) -> dict[str, list[Any]]:
+    """``KEY=V1,V2`` items as ``{key: [values]}`` (TOML values), each key once."""
+    parsed: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        cells = [cell.strip() for cell in text.split(",")]
+        if not sep or not key or not all(cells):
+            raise _UsageError(f"{option} expects {example}, got {item!r}")
+        if key in parsed:
+            raise _UsageError(f"{option} {key} is given twice")
+        parsed[key] = [parse_value(cell) for cell in cells]
+    return parsed
+
+
+def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
+    vary = _parse_assignments(args.vary, "--vary", "KEY=V1,V2,...")
+    baseline = {}
+    for key, values in _parse_assignments(args.baseline, "--baseline", "KEY=VALUE").items():
+        if len(values) != 1:
+            raise _UsageError(f"--baseline expects one value for {key}, got {len(values)}")
+        baseline[key] = values[0]
+    executor = args.executor or ("dask" if args.scheduler else "processes")
+    if args.scheduler and executor != "dask":
+        raise _UsageError(f"--scheduler needs --executor dask, got --executor {executor}")
+    _check_overrides(args.overrides)
+    directory = _prepare_out(args.out)
+    bar = RunsProgressBar() if not args.quiet else None
+    try:
+        result = sweep(args.scenario, vary, replications=args.replications, seed=args.seed,
+                       overrides=args.overrides, executor=executor, workers=args.workers,
+                       scheduler=args.scheduler, baseline=baseline or None, until=args.until,
+                       metrics=args.metric, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    info = sys.stderr
+    out.write(result.to_json() if args.json else result.table() + "\n")
+    out.flush()
+    if not args.quiet:
+        info.write(f"({len(result.runs)} runs in {result.wall_seconds:.1f} s wall, "
+                   f"executor {executor})\n")
+    if directory is not None:
+        written = result.save(directory, figures=not args.no_figures)
+        if not args.quiet:
+            info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
+    status = 0
+    if result.failed:
+        info.write(f"{PROG}: {len(result.failed)} of {len(result.runs)} runs failed:\n")
+        for failed in result.failed:
+            info.write(f"  {failed.describe()}: {failed.error}\n")
+        status = EXIT_RUN_FAILED
+    if result.interrupted:
+        planned = len(result.configurations) * result.replications
+        info.write(f"{PROG}: interrupted: {len(result.runs)} of {planned} runs finished "
+                   f"(reported above{' and written' if directory is not None else ''})\n")
+        status = EXIT_INTERRUPTED
+    return status
 
 
 def _cmd_list(out: IO[str]) -> int:
@@ -264,7 +417,11 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0, 2 on any error, 141 on a closed pipe)."""
+    """Run the command line; returns the exit status.
+
+    0; 1 when a sweep's run raised; 2 on any error; 130 when a sweep was interrupted (after
+    printing and writing what finished); 141 on a closed pipe.
+    """
     out = sys.stdout
     try:
         args = _parser().parse_args(argv)
@@ -272,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _cmd_run(args, out)
         elif args.command == "compare":
             status = _cmd_compare(args, out)
+        elif args.command == "sweep":
+            status = _cmd_sweep(args, out)
         elif args.command == "list":
             status = _cmd_list(out)
         else:

@@ -15,8 +15,8 @@ import consistent
 import sim.cli
 from sim import ScenarioError, load_scenario, parse_scenario, run
 from sim._config import WorkloadConfig
-from sim._run import compare
 from sim._scenario import MAX_BINS, MAX_KEYS, MAX_REQUESTS, MAX_RING_POINTS
+from sim._sweep import compare
 from sim._workload import KeyPopularity
 from sim.cli import main
 from sim.report import format_value, plot_comparison, plot_run

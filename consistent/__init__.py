@@ -32,6 +32,12 @@ from consistent._hashing import (
 )
 from consistent._jump import JumpHash, jump_hash, jump_hash_many
 from consistent._maglev import Maglev
+from consistent._membership import (
+    MEMBERSHIP_TRANSITIONS,
+    Membership,
+    MembershipEvent,
+    membership_diagram,
+)
 from consistent._memento import MementoHash
 from consistent._multiprobe import MultiProbe
 from consistent._pool import (
@@ -105,4 +111,9 @@ __all__ = [
     "DEFAULT_HEALTH_CHECK_BACKOFF",
     "DEFAULT_RETRY_BACKOFF",
     "transition_diagram",
+    # membership
+    "Membership",
+    "MembershipEvent",
+    "MEMBERSHIP_TRANSITIONS",
+    "membership_diagram",
 ]

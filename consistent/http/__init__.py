@@ -8,7 +8,8 @@ imports this subpackage, httpx or asyncio; import it explicitly.
 * :class:`ForwardToHome`: ASGI middleware that serves a request on its key's home, forwards
   it there, or fills in along the preference list; answers the upstream-unavailable reply.
 * :class:`HeartbeatTask`: an asyncio task that sends heartbeats to peers and drives a
-  :class:`consistent.Membership`; :class:`HeartbeatReceiver` is its ASGI end.
+  :class:`consistent.Membership`; :class:`HeartbeatReceiver` is its ASGI end;
+  :class:`MembershipView` the placement over the current members, for ``ForwardToHome``.
 * The wire format both sides share: :data:`UPSTREAM_UNAVAILABLE_HEADER`,
   :data:`FORWARDED_HEADER`, :func:`classify_status`.
 
@@ -17,6 +18,7 @@ See ``docs/http.md``.
 
 from consistent.http._asgi import key_from_header, key_from_path
 from consistent.http._forward import ForwardEvent, ForwardToHome
+from consistent.http._heartbeat import HeartbeatReceiver, HeartbeatTask, MembershipView
 from consistent.http._transport import (
     DEFAULT_HEALTH_PATH,
     AsyncPoolTransport,
@@ -25,6 +27,7 @@ from consistent.http._transport import (
 )
 from consistent.http._wire import (
     FORWARDED_HEADER,
+    MEMBERSHIP_PATH,
     UPSTREAM_UNAVAILABLE_HEADER,
     UPSTREAM_UNAVAILABLE_STATUS,
     UPSTREAM_UNAVAILABLE_STATUSES,
@@ -43,8 +46,12 @@ __all__ = [
     "ForwardEvent",
     "key_from_path",
     "key_from_header",
+    "HeartbeatTask",
+    "HeartbeatReceiver",
+    "MembershipView",
     # wire format
     "FORWARDED_HEADER",
+    "MEMBERSHIP_PATH",
     "UPSTREAM_UNAVAILABLE_HEADER",
     "UPSTREAM_UNAVAILABLE_STATUS",
     "UPSTREAM_UNAVAILABLE_STATUSES",

@@ -14,6 +14,13 @@ The client side (:class:`~consistent.http.PoolTransport`) and the server side
   (``eject_on_upstream=True``). A client recognises the reply by the header on a status of
   502, 503 or 504 (:func:`is_upstream_unavailable`); any other 5xx is the entry's own
   failure.
+* **Membership messages.** Servers send each other ``POST /_consistent/membership``
+  (:data:`MEMBERSHIP_PATH`) with a JSON object ``{"kind": "heartbeat" | "joined" | "left",
+  "from": <sender>, "incarnation": <int>}`` and answer ``200`` with ``{"from": <receiver>,
+  "incarnation": <int>, "state_of_sender": <the receiver's state for the sender>,
+  "incarnation_of_sender": <int or null>}``, plus ``"members": {name: incarnation}`` (the
+  receiver's view) in the answer to ``joined``. A sender told it is ``dead`` or ``left`` at
+  its own incarnation or later refutes it (see :class:`consistent.Membership`).
 * **The forwarded marker.** A request one server forwards to another carries
   ``X-Consistent-Forwarded: <sender>``. The receiver serves it locally, whatever its own view
   says, so two servers whose views disagree never bounce a request between them.
@@ -31,6 +38,8 @@ from consistent import Outcome
 
 __all__ = [
     "FORWARDED_HEADER",
+    "MEMBERSHIP_KINDS",
+    "MEMBERSHIP_PATH",
     "UPSTREAM_UNAVAILABLE_HEADER",
     "UPSTREAM_UNAVAILABLE_STATUS",
     "UPSTREAM_UNAVAILABLE_STATUSES",
@@ -49,6 +58,12 @@ UPSTREAM_UNAVAILABLE_STATUSES: Final = frozenset({502, 503, 504})
 
 FORWARDED_HEADER: Final = "X-Consistent-Forwarded"
 """Header on a forwarded request; its value names the server that forwarded it."""
+
+MEMBERSHIP_PATH: Final = "/_consistent/membership"
+"""The path of heartbeats and join/leave announcements between servers."""
+
+MEMBERSHIP_KINDS: Final = ("heartbeat", "joined", "left")
+"""The kinds of membership message."""
 
 HeaderItems = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 

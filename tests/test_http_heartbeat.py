@@ -1,0 +1,301 @@
+"""HeartbeatTask, HeartbeatReceiver and MembershipView, in-process and on uvicorn servers.
+
+Servers are uvicorn tasks on pre-bound 127.0.0.1 sockets in the test's own event loop; each
+test's ``run`` is bounded, and every server and heartbeat task is stopped (bounded) at the
+end of its cluster. H is 50 ms so detection takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+
+from consistent import HashRing, Membership
+from consistent.http import (
+    MEMBERSHIP_PATH,
+    ForwardToHome,
+    HeartbeatReceiver,
+    HeartbeatTask,
+    MembershipView,
+    key_from_path,
+)
+
+H = 0.05
+K = 3
+
+
+def run(coroutine: Awaitable[Any], timeout: float = 15.0) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coroutine, timeout)
+
+    return asyncio.run(bounded())
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
+
+async def fallback(scope: Any, receive: Any, send: Any) -> None:
+    """The application behind the receiver: answers 200 'app' (lifespan supported)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"app"})
+
+
+async def call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    """Call an ASGI app in-process; return (status, body)."""
+    sent: list[dict[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def membership(name: str, peers: list[str], **kwargs: Any) -> Membership:
+    return Membership(name, peers, now=0.0, heartbeat_interval=H, missed_heartbeats=K, **kwargs)
+
+
+# -- in-process ------------------------------------------------------------------------------
+
+
+def test_receiver_applies_messages_and_answers_json() -> None:
+    async def main() -> None:
+        m = membership("a", [])
+        changes: list[tuple[frozenset[str], int]] = []
+        task = HeartbeatTask(m, on_change=lambda members, v: changes.append((members, v)))
+        receiver = HeartbeatReceiver(fallback, task)
+        message = json.dumps({"kind": "heartbeat", "from": "b", "incarnation": 2}).encode()
+        status, body = await call(receiver, "POST", MEMBERSHIP_PATH, message)
+        assert status == 200
+        reply = json.loads(body)
+        assert reply == {
+            "from": "a",
+            "incarnation": 0,
+            "state_of_sender": "alive",
+            "incarnation_of_sender": 2,
+        }
+        assert m.members == {"a", "b"} and changes == [(frozenset({"a", "b"}), 1)]
+        joined = json.dumps({"kind": "joined", "from": "c", "incarnation": 0}).encode()
+        status, body = await call(receiver, "POST", MEMBERSHIP_PATH, joined)
+        assert json.loads(body)["members"] == {"b": 2, "c": 0, "a": 0}
+        left = json.dumps({"kind": "left", "from": "b", "incarnation": 3}).encode()
+        status, body = await call(receiver, "POST", MEMBERSHIP_PATH, left)
+        assert json.loads(body)["state_of_sender"] == "left" and m.members == {"a", "c"}
+        assert await call(receiver, "GET", "/other") == (200, b"app")
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "status"),
+    [
+        ("GET", b"", 405),
+        ("POST", b"not json", 400),
+        ("POST", b'{"kind": "heartbeat", "from": "b"}', 400),
+        ("POST", b'{"kind": "gossip", "from": "b", "incarnation": 0}', 400),
+        ("POST", b'{"kind": "heartbeat", "from": "b", "incarnation": -1}', 400),
+        ("POST", b'{"kind": "heartbeat", "from": 5, "incarnation": 0}', 400),
+        ("POST", b"[1, 2]", 400),
+    ],
+)
+def test_receiver_rejects_bad_messages(method: str, body: bytes, status: int) -> None:
+    m = membership("a", [])
+    receiver = HeartbeatReceiver(fallback, HeartbeatTask(m))
+    assert run(call(receiver, method, MEMBERSHIP_PATH, body))[0] == status
+    assert m.members == {"a"} and m.version == 0
+
+
+def test_membership_view_is_rebuilt_only_when_the_version_changes() -> None:
+    m = membership("a", ["b", "c"])
+    built: list[list[str]] = []
+
+    def factory(members: list[str]) -> HashRing:
+        built.append(members)
+        return HashRing(members)
+
+    view = MembershipView(m, factory)
+    first = view()
+    assert view() is first and built == [["a", "b", "c"]]
+    m.left("b", now=1.0)
+    assert view() is not first and view().nodes == ("a", "c") and len(built) == 2
+
+
+def test_loop_suspects_and_removes_a_silent_peer_on_time() -> None:
+    async def main() -> None:
+        m = membership("http://127.0.0.1:1", ["http://127.0.0.1:2"])
+        clock_start = asyncio.get_running_loop().time()
+        changes: list[int] = []
+        task = HeartbeatTask(
+            m,
+            clock=lambda: asyncio.get_running_loop().time() - clock_start,
+            on_change=lambda members, version: changes.append(version),
+        )
+        await task.start(announce=False)
+        try:
+            assert task.running
+            assert await eventually(lambda: len(m.members) == 1)
+            elapsed = asyncio.get_running_loop().time() - clock_start
+            assert K * H <= elapsed < K * H + 0.5
+            assert changes == [1] and task.sent >= 2 and task.failed == task.sent
+        finally:
+            await task.stop()
+        assert not task.running
+
+    run(main())
+
+
+# -- on uvicorn servers ----------------------------------------------------------------------
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return sock
+
+
+class LiveNode:
+    def __init__(
+        self, sock: socket.socket, peers: list[str], seeds: list[str] | None, incarnation: int = 0
+    ) -> None:
+        self.sock = sock
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.membership = membership(self.url, peers, incarnation=incarnation)
+        self.task = HeartbeatTask(self.membership, seeds=seeds)
+        self.view = MembershipView(self.membership)
+        app = ForwardToHome(
+            fallback, name=self.url, view=self.view, key=key_from_path(1), replicas=2
+        )
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                HeartbeatReceiver(app, self.task),
+                lifespan="on",
+                log_level="error",
+                access_log=False,
+            )
+        )
+        self.serving: asyncio.Task[None] | None = None
+
+    async def start(self, announce: bool = True) -> None:
+        self.serving = asyncio.get_running_loop().create_task(
+            self.server.serve(sockets=[self.sock])
+        )
+        assert await eventually(lambda: self.server.started)
+        await self.task.start(announce=announce)
+
+    async def stop(self) -> None:
+        await self.task.stop()
+        self.server.should_exit = True
+        if self.serving is not None:
+            _, pending = await asyncio.wait([self.serving], timeout=5.0)
+            assert not pending
+            self.serving = None
+        self.sock.close()
+
+
+@contextlib.asynccontextmanager
+async def live_nodes() -> AsyncIterator[Callable[..., LiveNode]]:
+    made: list[LiveNode] = []
+
+    def make(
+        peers: list[str] | None = None, seeds: list[str] | None = None, incarnation: int = 0
+    ) -> LiveNode:
+        node = LiveNode(bound_socket(), peers or [], seeds, incarnation)
+        made.append(node)
+        return node
+
+    try:
+        yield make
+    finally:
+        for node in made:
+            await node.stop()
+
+
+def test_cluster_detects_a_crash_learns_a_join_and_a_leave() -> None:
+    async def main() -> None:
+        async with live_nodes() as make:
+            a = make()
+            b = make()
+            c = make()
+            urls = [a.url, b.url, c.url]
+            for node in (a, b, c):
+                for url in urls:
+                    if url != node.url:
+                        node.membership.joined(url, now=0.0)
+                node.task.seeds = frozenset(urls) - {node.url}
+            for node in (a, b, c):
+                await node.start(announce=False)
+            await asyncio.sleep(4 * K * H)  # heartbeats keep everyone in everyone's view
+            assert a.membership.members == b.membership.members == set(urls)
+
+            # A crash: c's server and heartbeats stop; a and b remove it after k missed beats.
+            await c.stop()
+            assert await eventually(lambda: c.url not in a.membership.members)
+            assert await eventually(lambda: c.url not in b.membership.members)
+            assert a.view().nodes == tuple(sorted([a.url, b.url]))
+
+            # A join: d knows only a; its announcement teaches it b, and its heartbeats teach b.
+            d = make(seeds=[a.url])
+            await d.start()
+            assert d.url in a.membership.members
+            assert await eventually(lambda: b.url in d.membership.members)
+            assert await eventually(lambda: d.url in b.membership.members)
+
+            # A graceful leave: gone from the others' views at once, not after k*H.
+            assert await d.task.leave() == 2
+            assert d.url not in a.membership.members and d.url not in b.membership.members
+            assert a.membership.state(d.url) == "left"
+
+    run(main())
+
+
+def test_a_peer_removed_while_hung_refutes_and_comes_back() -> None:
+    async def main() -> None:
+        async with live_nodes() as make:
+            a = make()
+            b = make()
+            for node, other in ((a, b), (b, a)):
+                node.membership.joined(other.url, now=0.0)
+                node.task.seeds = frozenset({other.url})
+            await a.start(announce=False)
+            await b.start(announce=False)
+            # a removes b, as if b had hung past its deadline (same incarnation).
+            a.membership.confirm_dead(b.url, now=0.0, incarnation=0)
+            assert b.url not in a.membership.members
+            # b's next heartbeat hears "dead", refutes with a higher incarnation, and is back.
+            assert await eventually(lambda: b.url in a.membership.members)
+            assert b.membership.incarnation >= 1
+            assert a.membership.incarnation_of(b.url) == b.membership.incarnation
+
+    run(main())

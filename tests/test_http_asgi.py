@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consistent import HashRing, Outcome, Placement, Pool, RetryPolicy
 from consistent.http import (
@@ -382,6 +384,39 @@ def test_suspicion_ends_after_the_ttl_and_when_the_view_changes() -> None:
         dead,
         "http://self",
     ]
+
+
+NAMES = [f"http://n{i}" for i in range(6)]
+
+
+@given(
+    preference=st.lists(st.sampled_from(NAMES), min_size=1, max_size=6, unique=True),
+    suspects=st.dictionaries(
+        st.sampled_from(NAMES),
+        st.tuples(st.floats(0, 20), st.booleans()),
+        max_size=6,
+    ),
+    now=st.floats(0, 20),
+)
+def test_order_puts_current_suspects_last_and_forgets_stale_ones(
+    preference: list[str], suspects: dict[str, tuple[float, bool]], now: float
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None: ...
+
+    ring = HashRing(NAMES)
+    members = tuple(ring.nodes)
+    middleware = ForwardToHome(app, name=NAMES[0], view=lambda: ring, key=key_from_path(0))
+    for node, (until, same_view) in suspects.items():
+        middleware._suspects[node] = (until, members if same_view else members[:-1])
+    current = {n for n, (until, same) in suspects.items() if same and until > now}
+    order = middleware._order(list(preference), members, now)
+    # The naive model: the preference list, current suspects moved last, each half in order.
+    assert order == [n for n in preference if n not in current] + [
+        n for n in preference if n in current
+    ]
+    for node in preference:  # stale entries of the nodes it looked at are forgotten
+        assert (node in middleware._suspects) == (node in current)
+    assert set(middleware.suspects(now)) == current
 
 
 def test_key_extractors() -> None:

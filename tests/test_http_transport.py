@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consistent import (
     ExponentialBackoff,
@@ -141,6 +143,31 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 
 # -- the wire format -------------------------------------------------------------------------
+
+
+@given(
+    status=st.integers(100, 599),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["X-Upstream-Unavailable", "x-upstream-unavailable", "X-Other"]),
+            st.text(min_size=1, max_size=5),
+        ),
+        max_size=3,
+    ),
+)
+def test_classify_status_matches_its_definition(
+    status: int, headers: list[tuple[str, str]]
+) -> None:
+    marked = any(name.lower() == "x-upstream-unavailable" for name, _ in headers)
+    expected = (
+        Outcome.SUCCESS
+        if status < 500
+        else Outcome.UPSTREAM
+        if marked and status in (502, 503, 504)
+        else Outcome.FAILURE
+    )
+    assert classify_status(status, headers) is expected
+    assert classify_status(status, dict(headers)) is expected
 
 
 def test_classify_status_table() -> None:
@@ -360,6 +387,16 @@ def test_bad_arguments() -> None:
         PoolTransport(make_pool(["http://127.0.0.1:1"]), health_timeout=0)
 
 
+def test_an_endpoint_added_later_that_is_no_url_fails_without_leaking() -> None:
+    pool = make_pool(["http://127.0.0.1:1"])
+    transport = PoolTransport(pool, retry=NO_RETRY, health_path=None)
+    pool.remove("http://127.0.0.1:1", now=0.0)
+    pool.add("no-url", now=0.0)
+    with pytest.raises(InvalidArgumentError, match="no-url"):
+        transport.handle_request(httpx.Request("GET", "http://service/"))
+    assert pool.pending == 0 and pool.stats()["no-url"].failed == 1
+
+
 def test_closed_transport_refuses_requests() -> None:
     transport = PoolTransport(make_pool(["http://127.0.0.1:1"]))
     transport.close()
@@ -367,10 +404,16 @@ def test_closed_transport_refuses_requests() -> None:
         transport.handle_request(httpx.Request("GET", "http://service/"))
 
 
-def test_repr_names_the_pool_and_policy() -> None:
-    text = repr(PoolTransport(make_pool(["http://127.0.0.1:1"]), health_path=None))
-    assert text.startswith("PoolTransport(Pool(['http://127.0.0.1:1']")
-    assert "retry=RetryPolicy(" in text and "health_path=None" in text
+def test_repr_is_python_that_rebuilds_an_equivalent_transport() -> None:
+    import consistent
+
+    transport = PoolTransport(
+        make_pool(["http://127.0.0.1:1"]), retry=RetryPolicy(max_attempts=2), health_path=None
+    )
+    namespace = {**vars(consistent), "random": random, "PoolTransport": PoolTransport}
+    again = eval(repr(transport), namespace)
+    assert repr(again) == repr(transport)
+    assert again.pool.endpoints == ("http://127.0.0.1:1",)
 
 
 # -- the async transport ---------------------------------------------------------------------

@@ -246,7 +246,12 @@ class _Driver:
             self.budget.deposit(now)
         exclude = tried if self.retry.prefer_different_endpoint else ()
         endpoint, request_id = self.pool.acquire(now, exclude=exclude)
-        self.base(endpoint)
+        try:
+            self.base(endpoint)
+        except InvalidArgumentError:
+            # An endpoint added to the pool later that is no base URL: it cannot serve.
+            self.pool.finish(request_id, Outcome.FAILURE, now)
+            raise
         return endpoint, request_id
 
     def finish(
@@ -379,6 +384,8 @@ class PoolTransport(httpx.BaseTransport):
 
         Raises:
             NoHealthyEndpointError, PoolFullError: the pool cannot start the first attempt.
+            InvalidArgumentError: the first attempt's endpoint (added to the pool after the
+                transport was made) is not an http(s) base URL; it is reported as a failure.
             httpx.TransportError: the last attempt's error, when it raised one.
         """
         driver = self._driver
@@ -591,6 +598,8 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
 
         Raises:
             NoHealthyEndpointError, PoolFullError: the pool cannot start the first attempt.
+            InvalidArgumentError: the first attempt's endpoint (added to the pool after the
+                transport was made) is not an http(s) base URL; it is reported as a failure.
             httpx.TransportError: the last attempt's error, when it raised one.
         """
         driver = self._driver

@@ -19,6 +19,7 @@ from consistent._errors import (
     UnknownNodeError,
     UnsupportedOperationError,
 )
+from consistent._fliphash import FlipHash, flip_hash, flip_hash_many
 from consistent._hashing import (
     Key,
     KeyedHasher,
@@ -31,6 +32,8 @@ from consistent._hashing import (
     hash_keys,
 )
 from consistent._jump import JumpHash, jump_hash, jump_hash_many
+from consistent._jumpback import JumpBackHash, jump_back_hash, jump_back_hash_many
+from consistent._jumpbackanchor import JumpBackAnchor, JumpBackAnchorBuckets
 from consistent._maglev import Maglev
 from consistent._membership import (
     MEMBERSHIP_TRANSITIONS,
@@ -91,6 +94,14 @@ __all__ = [
     "jump_hash",
     "jump_hash_many",
     "MementoHash",
+    "FlipHash",
+    "flip_hash",
+    "flip_hash_many",
+    "JumpBackHash",
+    "jump_back_hash",
+    "jump_back_hash_many",
+    "JumpBackAnchor",
+    "JumpBackAnchorBuckets",
     "Rendezvous",
     "Maglev",
     "MultiProbe",

@@ -43,7 +43,10 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from consistent._bounded import BoundedLoadRing
+from consistent._fliphash import FlipHash
 from consistent._jump import JumpHash
+from consistent._jumpback import JumpBackHash
+from consistent._jumpbackanchor import JumpBackAnchor
 from consistent._maglev import Maglev
 from consistent._memento import MementoHash
 from consistent._multiprobe import MultiProbe
@@ -71,6 +74,9 @@ _CLASSES: Final[tuple[type[Any], ...]] = (
     Maglev,
     MultiProbe,
     BoundedLoadRing,
+    FlipHash,
+    JumpBackHash,
+    JumpBackAnchor,
 )
 
 

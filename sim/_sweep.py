@@ -29,9 +29,10 @@ sweep goes on; statistics use the runs that finished. Ctrl-C (KeyboardInterrupt)
 the runs not yet finished and returns what finished, with ``interrupted`` set.
 
 *Precision stopping.* ``until=("latency.p99", 0.05)`` runs a pilot of three replications,
-then adds replications, all configurations together (so differences stay paired), until
-every configuration's relative half-width of that metric is at most 5 %, or
-``replications`` is reached.
+then adds replications in rounds, all configurations together (so differences stay
+paired), until every configuration's relative half-width of that metric is at most 5 %, or
+``replications`` is reached. Each round aims at the replications the current standard
+deviation asks for, at most doubling them (a deviation from a few runs is uncertain too).
 """
 
 from __future__ import annotations
@@ -53,7 +54,14 @@ from typing import Any
 from sim._config import Scenario
 from sim._run import RunResult, run
 from sim._scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, normalise_overrides
-from sim._stats import CONFIDENCE, Difference, Estimate, estimate, paired_difference
+from sim._stats import (
+    CONFIDENCE,
+    Difference,
+    Estimate,
+    estimate,
+    paired_difference,
+    t_critical,
+)
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -356,7 +364,8 @@ class _Dask:
 
         futures = {self._client.submit(_run_one, task, pure=False): task for task in tasks}
         self._futures = list(futures)
-        for future in as_completed(list(futures)):
+        # The client is not the default one (set_as_default=False): name its event loop.
+        for future in as_completed(list(futures), loop=self._client.loop):
             yield _outcome_of(future, futures[future])
 
     def close(self, cancel: bool) -> None:
@@ -818,6 +827,18 @@ def _check_count(name: str, value: Any) -> int:
     return value
 
 
+def _needed_replications(e: Estimate, target: float, cap: int) -> int:
+    """Runs that would bring ``e``'s relative half-width to ``target``, at its sd and mean."""
+    if e.mean == 0 or math.isnan(e.sd):
+        return cap
+    n = e.n
+    for _ in range(3):  # t at the projected degrees of freedom, not the pilot's (4.3 at n=3)
+        n = math.ceil((t_critical(max(n - 1, 1)) * e.sd / (target * abs(e.mean))) ** 2)
+        if n >= cap:
+            return cap
+    return max(n, 2)
+
+
 def _next_replications(result: SweepResult, done: int, cap: int) -> int:
     """Replications to have after the next round of precision stopping (``done``: none)."""
     assert result.until is not None
@@ -825,16 +846,10 @@ def _next_replications(result: SweepResult, done: int, cap: int) -> int:
     wanted = done
     for index in range(len(result.configurations)):
         e = result.estimate(index, metric)
-        if e.n == 0:
-            continue  # every run of this configuration failed: more will not help
-        rel = e.relative_half_width
-        if rel <= target:
-            continue
-        if not math.isfinite(rel):
-            wanted = cap
-        else:
-            # The half-width shrinks as 1/sqrt(n): aim at the n that would meet the target.
-            wanted = max(wanted, math.ceil(e.n * (rel / target) ** 2), done + 1)
+        if e.n == 0 or e.relative_half_width <= target:
+            continue  # met, or every run failed (more of them will not help)
+        # At most double per round: an sd from a few runs is itself uncertain.
+        wanted = max(wanted, done + 1, min(_needed_replications(e, target, cap), 2 * done))
     return min(cap, wanted)
 
 

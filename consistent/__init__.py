@@ -4,8 +4,9 @@ Every placement algorithm implements :class:`Placement`; keys are hashed once, b
 :mod:`consistent`'s key-hashing step (:func:`hash_key`, :func:`hash_keys`).
 """
 
-from consistent._backoff import ExponentialBackoff, Jitter
+from consistent._backoff import CheckSchedule, ExponentialBackoff, Jitter
 from consistent._bounded import BoundedLoadRing
+from consistent._detectors import FailurePercentage, OutlierDetection, SuccessRateOutliers
 from consistent._errors import (
     ConsistentError,
     DuplicateNodeError,
@@ -54,6 +55,7 @@ from consistent._pool import (
     SuccessRateEjection,
     transition_diagram,
 )
+from consistent._presets import PRESETS
 from consistent._protocol import Placement, movement
 from consistent._registry import ALGORITHMS
 from consistent._rendezvous import Rendezvous
@@ -115,6 +117,11 @@ __all__ = [
     "PoolEvent",
     "EndpointStats",
     "SuccessRateEjection",
+    "SuccessRateOutliers",
+    "FailurePercentage",
+    "OutlierDetection",
+    "CheckSchedule",
+    "PRESETS",
     "RetryPolicy",
     "RetryBudget",
     "STRATEGIES",

@@ -40,7 +40,7 @@ from typing import Union
 
 from consistent._errors import InvalidArgumentError, InvalidTypeError
 
-__all__ = ["ExponentialBackoff", "Jitter"]
+__all__ = ["CheckSchedule", "ExponentialBackoff", "Jitter"]
 
 
 class Jitter(str, Enum):
@@ -223,3 +223,86 @@ def check_attempt(attempt: object) -> None:
         raise InvalidArgumentError(
             f"attempt must be an int of at least 1 (1 = the first), got {attempt!r}"
         )
+
+
+@dataclass(frozen=True)
+class CheckSchedule:
+    """A schedule of waits built on a backoff: fixed first wait, offset, cap after jitter.
+
+    The wait before attempt ``n`` (``n = 1``: the first health check after an ejection, or
+    the first ejection in a row):
+
+    * with ``first`` set, attempt 1 waits exactly ``first`` (``0``: at once, as poolee's
+      first ping; Finagle's first mark-dead period) and attempt ``n > 1`` waits as the
+      backoff's attempt ``n - 1``; without it attempt ``n`` waits as the backoff's ``n``;
+    * ``offset`` is added after jitter (poolee's ``+ 10`` ms), then the wait is rounded down
+      to a multiple of ``resolution`` when one is given (poolee's whole milliseconds), and
+      finally capped at ``cap`` when one is given: jitter *before* the cap, unlike
+      :class:`ExponentialBackoff`'s own cap, which bounds the nominal delay before jitter.
+
+    The backoff's random draws are the only ones (none for a ``first`` wait).
+
+    poolee 1.0.1's pinger (``lib/pinger.js`` lines 23-36: ``min(floor(U * 2**k + 10), 10000)``
+    ms after the k-th failed ping, the first ping at once), in seconds:
+
+    >>> poolee = CheckSchedule(ExponentialBackoff(0.002, 2.0, 1e12, "full"), first=0.0,
+    ...                        offset=0.010, resolution=0.001, cap=10.0)
+    >>> poolee.delay(1, random.Random(0))
+    0.0
+    >>> 0.010 <= poolee.delay(2, random.Random(0)) <= 0.012
+    True
+
+    Runtime complexity: O(1) per delay.
+
+    Raises:
+        InvalidTypeError: ``backoff`` is not an :class:`ExponentialBackoff`, or a number
+            is not a number.
+        InvalidArgumentError: a negative or non-finite ``first``/``offset``, a ``resolution``
+            or ``cap`` that is not positive.
+    """
+
+    backoff: ExponentialBackoff
+    first: float | None = None
+    offset: float = 0.0
+    resolution: float | None = None
+    cap: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.backoff, ExponentialBackoff):
+            raise InvalidTypeError(f"backoff must be an ExponentialBackoff, got {self.backoff!r}")
+        for name in ("first", "offset"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidTypeError(f"{name} must be a number, got {value!r}")
+            if not (math.isfinite(value) and value >= 0):
+                raise InvalidArgumentError(f"{name} must be non-negative and finite, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("resolution", "cap"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _positive_number(name, value))
+
+    def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
+        """The wait before attempt ``attempt`` (``1`` = the first); see the class docstring.
+
+        ``previous`` is passed on to the backoff (decorrelated jitter).
+
+        Raises:
+            InvalidArgumentError: ``attempt`` is not an int of at least 1.
+        """
+        check_attempt(attempt)
+        first = self.first
+        if first is not None:
+            if attempt == 1:
+                return first
+            attempt -= 1
+        wait = self.backoff.delay(attempt, rng, previous) + self.offset
+        resolution = self.resolution
+        if resolution is not None:
+            wait = math.floor(wait / resolution + 1e-9) * resolution
+        cap = self.cap
+        if cap is not None and wait > cap:
+            wait = cap
+        return wait

@@ -28,7 +28,18 @@ An ejection is refused, and the endpoint stays healthy, when it would make more 
 ``max_ejection_share`` of the endpoints ejected (Envoy's ``max_ejection_percent``; as in
 Envoy, at least one endpoint may always be ejected unless the share is 0).
 
-An ejected endpoint is re-admitted only by a passing health check. When it is ejected, its
+**Timed ejection and per-interval detectors** (``outlier_detection=``, see
+:class:`~consistent.OutlierDetection`): Envoy's and gRPC's outlier detection re-admit an
+ejected endpoint when its ejection time has passed, and judge success rates and failure
+percentages once per interval. The pool runs those evaluations lazily, at their own times,
+when a call's ``now`` reaches them. Finagle's failure accrual re-admits on probation.
+
+**Strategies** live in :mod:`consistent._strategies`; the latency-aware ones learn each
+request's latency from :meth:`Pool.finish` (``latency=``, by default ``now`` minus the
+request's start).
+
+Without ``outlier_detection``, an ejected endpoint is re-admitted only by a passing health
+check. When it is ejected, its
 first check is scheduled ``health_check_backoff.delay(1)`` later; each failed check schedules
 the next one ``delay(2)``, ``delay(3)``, ... after the failure, so a dead server is probed
 ever more rarely, up to the backoff's cap. The caller asks :meth:`Pool.due_checks` which checks
@@ -38,7 +49,8 @@ active check the caller ran on its own) ejects it, within the ejection cap.
 
 **Panic.** When no endpoint is healthy (everything was ejected), the pool does not become a
 dead client: it picks among *all* its endpoints with the same strategy (:attr:`Pool.in_panic`
-is then true), like Envoy's panic threshold. Outcomes in panic are counted but do not
+is then true), like Envoy's panic threshold. With ``panic_threshold=p`` it does so as soon as
+fewer than ``p`` of the endpoints are healthy (Envoy: 0.5). Outcomes in panic are counted but do not
 re-admit an endpoint; only health checks do. With ``panic=False`` the pool instead raises
 :class:`~consistent.NoHealthyEndpointError` whose ``available_at`` is the time the next health
 check is due.
@@ -67,16 +79,19 @@ same name starts a fresh record.
 from __future__ import annotations
 
 import math
-import numbers
 import random
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from enum import Enum
 from types import MappingProxyType
-from typing import Final, NoReturn, Union
+from typing import Any, Final, NoReturn, Union
 
-from consistent._backoff import ExponentialBackoff, Jitter
+from consistent._backoff import CheckSchedule, ExponentialBackoff, Jitter
+from consistent._detectors import (
+    OutlierDetection,
+    SuccessRateEjection,
+    failure_percentage_outliers,
+    success_rate_outliers,
+)
 from consistent._errors import (
     DuplicateNodeError,
     InvalidArgumentError,
@@ -85,6 +100,8 @@ from consistent._errors import (
     PoolFullError,
     UnknownNodeError,
 )
+from consistent._outcomes import EndpointStats, Outcome, OutcomeLike, PoolEvent, check_now
+from consistent._strategies import STRATEGY_CLASSES
 
 __all__ = [
     "ABSENT",
@@ -101,56 +118,6 @@ __all__ = [
     "transition_diagram",
 ]
 
-
-class Outcome(str, Enum):
-    """How a request ended. The string values are accepted too.
-
-    >>> Outcome("timeout")
-    Outcome.TIMEOUT
-    """
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    TIMEOUT = "timeout"
-    UPSTREAM = "upstream"
-    """The endpoint answered, but could not serve the request because a server behind it
-    (the key's home) was unreachable: an HTTP 502/503 "upstream unavailable" reply. It frees
-    the request and is not held against the endpoint (see :class:`Pool`,
-    ``eject_on_upstream``); :class:`~consistent.RetryPolicy` retries it by default."""
-
-    def __repr__(self) -> str:
-        return f"Outcome.{self.name}"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-OutcomeLike = Union[Outcome, str]
-
-
-def check_now(now: object) -> None:
-    """Refuse a time that is not a finite real number (``bool`` and ``str`` are refused).
-
-    Every ``now`` the pool and the retry objects take goes through this check: a NaN would
-    schedule a health check that is never due, and an infinity one due at once forever.
-
-    >>> check_now(float("nan"))
-    Traceback (most recent call last):
-    ...
-    consistent._errors.InvalidArgumentError: now must be a finite number (the clock), got nan
-
-    Raises:
-        InvalidTypeError: ``now`` is not a real number (or is a bool).
-        InvalidArgumentError: ``now`` is NaN or infinite.
-    """
-    if now.__class__ is not float and (isinstance(now, bool) or not isinstance(now, numbers.Real)):
-        raise InvalidTypeError(
-            f"now must be a real number (the clock), got {type(now).__name__}: {now!r}"
-        )
-    if not math.isfinite(now):
-        raise InvalidArgumentError(f"now must be a finite number (the clock), got {now!r}")
-
-
 # ---------------------------------------------------------------------------------------------
 # The state machine. States and triggers are plain strings so events and stats print plainly.
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +125,7 @@ def check_now(now: object) -> None:
 HEALTHY: Final = "healthy"
 """An endpoint that may be picked."""
 EJECTED: Final = "ejected"
-"""An endpoint taken out of rotation until a health check passes (picked only in panic)."""
+"""An endpoint out of rotation until re-admitted (picked only in panic)."""
 ABSENT: Final = "absent"
 """Not a member: before :meth:`Pool.add` and after :meth:`Pool.remove`."""
 
@@ -172,17 +139,23 @@ TRANSITIONS: Final[Mapping[tuple[str, str], str]] = MappingProxyType(
         (EJECTED, "check_passed"): HEALTHY,
         (HEALTHY, "removed"): ABSENT,
         (EJECTED, "removed"): ABSENT,
+        (HEALTHY, "success_rate_outlier"): EJECTED,
+        (HEALTHY, "failure_percentage"): EJECTED,
+        (HEALTHY, "probe_failed"): EJECTED,
+        (EJECTED, "ejection_expired"): HEALTHY,
     }
 )
 """Every allowed ``(state, trigger) -> new state``; the trigger is the event's ``reason``.
 
 Entering ``ejected`` (also from ``ejected``: a failed check) schedules the next health check
-with the backoff; entering ``healthy`` resets the failure streak, the success-rate window and
-the backoff. Ejections from ``healthy`` are subject to the ejection cap.
+with the backoff, or, with timed ejection, the end of the ejection; entering ``healthy``
+resets the failure streak, the success-rate window and the backoff. Ejections from
+``healthy`` are subject to the ejection cap. The last four rows exist only with
+``outlier_detection``: per-interval ejections, a failed probation and timed re-admission.
 """
 
-STRATEGIES: Final = ("p2c", "random", "round_robin", "first_idle")
-"""Selection strategies, see :class:`Pool`."""
+STRATEGIES: Final = tuple(STRATEGY_CLASSES)
+"""Selection strategies, see :class:`Pool` and :mod:`consistent._strategies`."""
 
 
 def transition_diagram() -> str:
@@ -201,90 +174,13 @@ def transition_diagram() -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True, slots=True)
-class PoolEvent:
-    """One state transition of one endpoint, delivered to the pool's observer.
-
-    >>> PoolEvent(time=1.5, endpoint="a", from_state="healthy", to_state="ejected",
-    ...           reason="consecutive_failures").to_state
-    'ejected'
-    """
-
-    time: float
-    endpoint: str
-    from_state: str
-    to_state: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointStats:
-    """Counts and state of one endpoint, as returned by :meth:`Pool.stats`.
-
-    ``started == succeeded + failed + timed_out + upstream + pending`` always holds
-    (``upstream`` counts :attr:`Outcome.UPSTREAM` replies).
-    ``since`` and ``reason`` are the time and trigger of the transition into ``state``;
-    ``next_check_at`` is when the next health check is due (``None`` unless ejected);
-    ``ejections_refused`` counts ejections the ejection cap prevented.
-    """
-
-    started: int
-    succeeded: int
-    failed: int
-    timed_out: int
-    pending: int
-    ejections: int
-    checks_passed: int
-    checks_failed: int
-    state: str
-    since: float
-    reason: str = "added"
-    consecutive_failures: int = 0
-    next_check_at: float | None = None
-    ejections_refused: int = 0
-    upstream: int = 0
-
-
-@dataclass(frozen=True)
-class SuccessRateEjection:
-    """Eject an endpoint whose success rate over its last ``window`` outcomes is too low.
-
-    The rate is judged once at least ``min_requests`` outcomes are in the window (default:
-    a full window); failures and timeouts both count against it. The window is cleared when
-    the endpoint is ejected or re-admitted.
-
-    >>> SuccessRateEjection(threshold=0.9, window=50, min_requests=10)
-    SuccessRateEjection(threshold=0.9, window=50, min_requests=10)
-
-    Raises:
-        ValueError: ``threshold`` outside ``(0, 1]``, ``window < 1`` or ``min_requests``
-            outside ``[1, window]``.
-    """
-
-    threshold: float
-    window: int = 100
-    min_requests: int | None = None
-
-    def __post_init__(self) -> None:
-        t = self.threshold
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
-            raise InvalidArgumentError(f"threshold must be a success rate in (0, 1], got {t!r}")
-        w = self.window
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise InvalidArgumentError(f"window must be a positive int (outcomes), got {w!r}")
-        m = self.min_requests
-        if m is None:
-            object.__setattr__(self, "min_requests", w)
-        elif isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= w:
-            raise InvalidArgumentError(f"min_requests must be an int in [1, window={w}], got {m!r}")
-
-
 _SUCCESS: Final = Outcome.SUCCESS
 _FAILURE: Final = Outcome.FAILURE
 _TIMEOUT: Final = Outcome.TIMEOUT
 _UPSTREAM: Final = Outcome.UPSTREAM
 _UNLIMITED: Final = sys.maxsize
-_P2C, _RANDOM, _ROUND_ROBIN, _FIRST_IDLE = STRATEGIES
+_NEVER: Final = math.inf
+_OUTCOME_VALUES: Final = frozenset(o.value for o in Outcome)
 
 DEFAULT_HEALTH_CHECK_BACKOFF: Final = ExponentialBackoff(
     base=1.0, factor=2.0, cap=60.0, jitter=Jitter.EQUAL
@@ -293,24 +189,35 @@ DEFAULT_HEALTH_CHECK_BACKOFF: Final = ExponentialBackoff(
 clients are spread out, yet never come sooner than half the nominal delay, so a dead
 server is not probed right after it failed."""
 
+Schedule = Union[ExponentialBackoff, CheckSchedule]
+"""Anything with ``delay(attempt, rng, previous)``: the spacing of health checks."""
+
 
 class _Endpoint:
     """The mutable record of one endpoint; the pool's private bookkeeping."""
 
     __slots__ = (
         "attempt",
+        "bucket_bad",
+        "bucket_ok",
         "checks_failed",
         "checks_passed",
+        "cost",
+        "ejected_at",
         "ejections",
         "ejections_refused",
         "failed",
         "last_delay",
+        "multiplier",
         "name",
         "next_check",
         "order",
         "pending",
+        "probation",
+        "readmit_at",
         "reason",
         "since",
+        "stamp",
         "started",
         "state",
         "streak",
@@ -347,6 +254,16 @@ class _Endpoint:
         self.window_bad = 0
         self.window_count = 0
         self.window_index = 0
+        # timed ejection (outlier_detection)
+        self.multiplier = 0
+        self.ejected_at = 0.0
+        self.readmit_at: float | None = None
+        self.probation = False
+        self.bucket_ok = 0
+        self.bucket_bad = 0
+        # latency-aware strategies (peak EWMA)
+        self.cost = 0.0
+        self.stamp: float | None = None
 
     def clear_window(self) -> None:
         if self.window_count:
@@ -362,24 +279,39 @@ def _check_limit(name: str, value: object) -> int:
     return value
 
 
+def _share(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidArgumentError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 class Pool:
     """A sans-IO client-side load balancer with ejection, health checks and panic mode.
 
-    See the module docstring for the theory of operation.
+    See the module docstring for the theory of operation, and :meth:`preset` for the
+    configurations that reproduce poolee, Envoy, gRPC and Finagle.
 
-    Strategies (``strategy=``), applied to the healthy endpoints (all endpoints in panic):
+    Strategies (``strategy=``; options of the new ones through ``strategy_options``),
+    applied to the healthy endpoints (all endpoints in panic):
 
     * ``"p2c"`` (default): power of two choices -- two distinct endpoints drawn at random,
       the one with fewer pending requests wins (Finagle's default balancer);
     * ``"random"``: uniformly at random;
     * ``"round_robin"``: in turn, in insertion order;
     * ``"first_idle"``: from a random start, the first endpoint with no pending request, or
-      failing that the least loaded one met (poolee's).
+      failing that the least loaded one met (the strict minimum; *not* poolee's rule);
+    * ``"poolee"``: poolee 1.0.1's walk over all members and its mean-pending fallback;
+    * ``"p2c_peak_ewma"``: two at random, lower peak-EWMA latency cost wins (Finagle, Linkerd;
+      option ``decay_time``);
+    * ``"least_request"``: Envoy's least request (options ``choice_count``, ``weights``,
+      ``active_request_bias``);
+    * ``"finagle_p2c"``: Finagle's P2C over all members with ``max_effort`` tries.
 
     Runtime complexity: :meth:`pick`, :meth:`start`, :meth:`finish` are O(1) for ``p2c``,
-    ``random`` and ``round_robin`` (O(n) for ``first_idle``, and when ``exclude`` is given
-    or the chosen endpoint is at its pending limit); :meth:`add` is O(1) amortised (O(n)
-    in panic); other transitions and :meth:`remove` are O(n).
+    ``random``, ``round_robin``, ``p2c_peak_ewma``, ``least_request`` and ``finagle_p2c``
+    (O(n) for ``first_idle`` and ``poolee``, and when ``exclude`` is given or the chosen
+    endpoint is at its pending limit); :meth:`add` is O(1) amortised (O(n) in panic); other
+    transitions, :meth:`remove` and an interval evaluation are O(n).
 
     >>> pool = Pool(["a", "b", "c"], rng=random.Random(1), strategy="round_robin")
     >>> endpoint, request = pool.acquire(now=0.0)
@@ -398,10 +330,12 @@ class Pool:
         strategy: one of :data:`STRATEGIES`.
         failure_threshold: consecutive failures/timeouts that eject an endpoint (default 1,
             as poolee), or ``None`` to disable that rule.
-        success_rate: optional success-rate ejection rule.
+        success_rate: optional sliding-window success-rate ejection rule.
         max_ejection_share: the largest share of endpoints that may be ejected, in [0, 1].
         health_check_backoff: the spacing of health checks of an ejected endpoint
-            (default :data:`DEFAULT_HEALTH_CHECK_BACKOFF`: 1 s doubling to 60 s, equal jitter).
+            (default :data:`DEFAULT_HEALTH_CHECK_BACKOFF`: 1 s doubling to 60 s, equal jitter),
+            or a :class:`~consistent.CheckSchedule` (an immediate first check, an offset,
+            the cap after jitter).
         max_pending: pool-wide limit on pending requests, or ``None``.
         max_pending_per_endpoint: per-endpoint limit on pending requests, or ``None``.
         observer: called with a :class:`PoolEvent` after every transition (synchronously,
@@ -409,12 +343,23 @@ class Pool:
         panic: pick among all endpoints when none is healthy (default) instead of raising.
         eject_on_upstream: count an :attr:`Outcome.UPSTREAM` reply as a failure of the
             endpoint (default ``False``: it is not held against the endpoint).
-        now: the time of the initial endpoints' ``added`` transitions.
+        strategy_options: keyword arguments of the strategy's class (e.g.
+            ``{"decay_time": 5.0}`` for ``p2c_peak_ewma``).
+        outlier_detection: timed ejection and per-interval detectors
+            (:class:`~consistent.OutlierDetection`); ``None`` (default): re-admission by
+            health checks only.
+        panic_threshold: panic as soon as the healthy share of endpoints is below it
+            (default 0: only when none is healthy; Envoy: 0.5).
+        classify: maps whatever :meth:`finish` is given that is not an :class:`Outcome` (an
+            HTTP status, an exception) to an outcome: which replies count as failures.
+        now: the time of the initial endpoints' ``added`` transitions (and of the first
+            interval of ``outlier_detection``).
 
     Raises:
-        TypeError: ``rng`` is not a ``random.Random``, ``health_check_backoff`` not an
-            :class:`ExponentialBackoff`, ``observer`` not callable, an endpoint not a str.
-        ValueError: an unknown strategy or an out-of-range number.
+        InvalidTypeError: ``rng`` is not a ``random.Random``, ``health_check_backoff`` not a
+            backoff, ``observer`` or ``classify`` not callable, an endpoint not a str,
+            ``endpoints`` a bare str.
+        InvalidArgumentError: an unknown strategy or an out-of-range number.
         DuplicateNodeError: an endpoint is listed twice.
     """
 
@@ -427,12 +372,16 @@ class Pool:
         failure_threshold: int | None = 1,
         success_rate: SuccessRateEjection | None = None,
         max_ejection_share: float = 1.0,
-        health_check_backoff: ExponentialBackoff = DEFAULT_HEALTH_CHECK_BACKOFF,
+        health_check_backoff: Schedule = DEFAULT_HEALTH_CHECK_BACKOFF,
         max_pending: int | None = None,
         max_pending_per_endpoint: int | None = None,
         observer: Callable[[PoolEvent], None] | None = None,
         panic: bool = True,
         eject_on_upstream: bool = False,
+        strategy_options: Mapping[str, Any] | None = None,
+        outlier_detection: OutlierDetection | None = None,
+        panic_threshold: float = 0.0,
+        classify: Callable[[Any], OutcomeLike] | None = None,
         now: float = 0.0,
     ) -> None:
         if not isinstance(rng, random.Random):
@@ -455,18 +404,25 @@ class Pool:
             raise InvalidTypeError(
                 f"success_rate must be a SuccessRateEjection or None, got {success_rate!r}"
             )
-        share = max_ejection_share
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise InvalidArgumentError(
-                f"max_ejection_share must be a number in [0, 1], got {share!r}"
-            )
-        if not isinstance(health_check_backoff, ExponentialBackoff):
+        share = _share("max_ejection_share", max_ejection_share)
+        if not isinstance(health_check_backoff, (ExponentialBackoff, CheckSchedule)):
             raise InvalidTypeError(
-                "health_check_backoff must be an ExponentialBackoff, "
+                "health_check_backoff must be an ExponentialBackoff or a CheckSchedule, "
                 f"got {type(health_check_backoff).__name__}: {health_check_backoff!r}"
             )
         if observer is not None and not callable(observer):
             raise InvalidTypeError(f"observer must be callable or None, got {observer!r}")
+        if classify is not None and not callable(classify):
+            raise InvalidTypeError(f"classify must be callable or None, got {classify!r}")
+        if outlier_detection is not None and not isinstance(outlier_detection, OutlierDetection):
+            raise InvalidTypeError(
+                f"outlier_detection must be an OutlierDetection or None, got {outlier_detection!r}"
+            )
+        if strategy_options is not None and not isinstance(strategy_options, Mapping):
+            raise InvalidTypeError(
+                f"strategy_options must be a mapping or None, got {strategy_options!r}"
+            )
+        threshold = _share("panic_threshold", panic_threshold)
         check_now(now)
         if isinstance(endpoints, (str, bytes)):
             raise InvalidTypeError(
@@ -477,13 +433,24 @@ class Pool:
         self._rng = rng
         # Bound once: the hot path draws through this local-speed attribute.
         self._random = rng.random
-        # Canonical objects, so the hot path can compare strategies by identity.
         self._strategy = STRATEGIES[STRATEGIES.index(strategy)]
+        self._strategy_options = dict(strategy_options or {})
+        try:
+            chooser = STRATEGY_CLASSES[strategy](self._random, **self._strategy_options)
+        except TypeError as error:
+            raise InvalidArgumentError(
+                f"strategy_options {self._strategy_options!r} do not fit strategy "
+                f"{strategy!r}: {error}"
+            ) from None
+        self._chooser = chooser
+        self._choose: Callable[[list[_Endpoint], float], _Endpoint | None] = chooser.choose
+        self._walks = chooser.walks_members
+        self._observe = chooser.observe if chooser.observes_latency else None
         self._failure_threshold = failure_threshold
         self._streak_limit = _UNLIMITED if failure_threshold is None else failure_threshold
         self._success_rate = success_rate
         self._window_size = 0 if success_rate is None else success_rate.window
-        self._max_ejection_share = float(share)
+        self._max_ejection_share = share
         self._health_check_backoff = health_check_backoff
         self._max_pending_arg = max_pending
         self._max_pending_per_endpoint_arg = max_pending_per_endpoint
@@ -492,8 +459,23 @@ class Pool:
         self._observer = observer
         self._panic_allowed = bool(panic)
         self._eject_on_upstream = bool(eject_on_upstream)
+        self._panic_threshold = threshold
+        self._classify = classify
+        self._detection = outlier_detection
+        self._counting = outlier_detection is not None and outlier_detection.counts_outcomes
+        self._grpc_cap = (
+            outlier_detection is not None and outlier_detection.max_ejection_rule == "grpc"
+        )
+        # The next time something happens without a call: an interval evaluation or the end
+        # of a timed ejection. The hot path compares ``now`` with it once (inf by default).
+        self._epoch = now
+        self._ticks = 0
+        self._next_timer = _NEVER
+        if outlier_detection is not None and outlier_detection.interval is not None:
+            self._next_timer = now + outlier_detection.interval
 
         self._by_name: dict[str, _Endpoint] = {}
+        self._members: list[_Endpoint] = []
         self._candidates: list[_Endpoint] = []
         self._panic = False
         self._n_ejected = 0
@@ -501,7 +483,6 @@ class Pool:
         self._requests: dict[int, tuple[_Endpoint, float]] = {}
         self._next_request = 0
         self._pending = 0
-        self._cursor = 0
         self._order = 0
 
         names = list(endpoints)
@@ -514,6 +495,27 @@ class Pool:
             seen.add(name)
         for name in names:
             self.add(name, now)
+
+    @classmethod
+    def preset(
+        cls, name: str, endpoints: Iterable[str] = (), *, rng: random.Random, **overrides: Any
+    ) -> Pool:
+        """A pool configured as poolee, Envoy, gRPC or Finagle behave by default.
+
+        ``name`` is one of :data:`~consistent.PRESETS`. ``overrides`` replace single keyword
+        arguments of the preset (any :class:`Pool` argument). ``docs/pool.md`` lists each
+        preset's settings and their sources.
+
+        >>> pool = Pool.preset("envoy", ["a", "b", "c"], rng=random.Random(0))
+        >>> pool.strategy
+        'round_robin'
+
+        Raises:
+            InvalidArgumentError: an unknown preset name.
+        """
+        from consistent._presets import preset_arguments
+
+        return cls(endpoints, rng=rng, **{**preset_arguments(name), **overrides})
 
     # -- membership ------------------------------------------------------------------------
 
@@ -550,9 +552,12 @@ class Pool:
         self._validate_name(endpoint)
         if endpoint in self._by_name:
             raise DuplicateNodeError(f"endpoint {endpoint!r} is already in the pool")
+        if now >= self._next_timer:
+            self._advance(now)
         record = _Endpoint(endpoint, self._order, self._window_size)
         self._order += 1
         self._by_name[endpoint] = record
+        self._members.append(record)
         self._transition(record, "added", now)
 
     def remove(self, endpoint: str, now: float) -> None:
@@ -568,7 +573,10 @@ class Pool:
         """
         check_now(now)
         record = self._get(endpoint)
+        if now >= self._next_timer:
+            self._advance(now)
         del self._by_name[endpoint]
+        self._members.remove(record)
         self._transition(record, "removed", now)
 
     @property
@@ -581,7 +589,7 @@ class Pool:
 
         Runtime complexity: O(n).
         """
-        return tuple(e.name for e in self._by_name.values() if e.state is HEALTHY)
+        return tuple(e.name for e in self._members if e.state is HEALTHY)
 
     def is_healthy(self, endpoint: str) -> bool:
         """Whether ``endpoint`` is healthy (not ejected).
@@ -593,7 +601,7 @@ class Pool:
 
     @property
     def in_panic(self) -> bool:
-        """True when no endpoint is healthy and the pool picks among all of them."""
+        """True when the pool picks among all endpoints (too few are healthy)."""
         return self._panic
 
     @property
@@ -614,6 +622,17 @@ class Pool:
 
     def __repr__(self) -> str:
         # The rng's state cannot be shown; a fresh Random keeps the repr valid Python.
+        # Arguments added after the first release are shown only when not at their default,
+        # so the repr of a pool built the old way is unchanged.
+        extra = ""
+        if self._eject_on_upstream:
+            extra += ", eject_on_upstream=True"
+        if self._strategy_options:
+            extra += f", strategy_options={self._strategy_options!r}"
+        if self._detection is not None:
+            extra += f", outlier_detection={self._detection!r}"
+        if self._panic_threshold:
+            extra += f", panic_threshold={self._panic_threshold!r}"
         return (
             f"Pool({list(self._by_name)!r}, rng=random.Random(), strategy={self._strategy!r}, "
             f"failure_threshold={self._failure_threshold!r}, "
@@ -622,8 +641,7 @@ class Pool:
             f"health_check_backoff={self._health_check_backoff!r}, "
             f"max_pending={self._max_pending_arg!r}, "
             f"max_pending_per_endpoint={self._max_pending_per_endpoint_arg!r}, "
-            f"panic={self._panic_allowed!r}"
-            + (", eject_on_upstream=True)" if self._eject_on_upstream else ")")
+            f"panic={self._panic_allowed!r}{extra})"
         )
 
     # -- the state machine -------------------------------------------------------------------
@@ -638,15 +656,22 @@ class Pool:
             self._n_ejected += 1
             if source is HEALTHY:
                 record.ejections += 1
+            if self._detection is None:
+                self._schedule_check(record, fresh=source is HEALTHY, now=now)
+            elif source is HEALTHY:
+                self._schedule_readmission(record, now)
+        else:
+            if target is HEALTHY and self._detection is not None:
+                record.readmit_at = None
+                durations = self._detection.ejection_durations
+                # Finagle: re-admitted on probation; the schedule resets only after a success.
+                record.probation = trigger == "ejection_expired" and durations is not None
+                if durations is None or trigger != "ejection_expired":
+                    record.attempt = 0
+                    record.last_delay = None
+            else:
                 record.attempt = 0
                 record.last_delay = None
-            record.attempt += 1
-            delay = self._health_check_backoff.delay(record.attempt, self._rng, record.last_delay)
-            record.last_delay = delay
-            record.next_check = now + delay
-        else:
-            record.attempt = 0
-            record.last_delay = None
             record.next_check = None
         if source is not target:
             record.state = target
@@ -660,83 +685,170 @@ class Pool:
                 self._candidates.append(record)
             else:
                 self._refresh_candidates()
+            if self._detection is not None and self._detection.interval is None:
+                self._refresh_timer()
         if self._observer is not None:
             self._observer(PoolEvent(now, record.name, source, target, trigger))
 
+    def _schedule_check(self, record: _Endpoint, fresh: bool, now: float) -> None:
+        """Health-check re-admission: the next check, one backoff step later."""
+        if fresh:
+            record.attempt = 0
+            record.last_delay = None
+        record.attempt += 1
+        delay = self._health_check_backoff.delay(record.attempt, self._rng, record.last_delay)
+        record.last_delay = delay
+        record.next_check = now + delay
+
+    def _schedule_readmission(self, record: _Endpoint, now: float) -> None:
+        """Timed re-admission: how long this ejection lasts."""
+        detection = self._detection
+        assert detection is not None
+        record.ejected_at = now
+        durations = detection.ejection_durations
+        if durations is not None:
+            record.attempt += 1
+            delay = durations.delay(record.attempt, self._rng, record.last_delay)
+            record.last_delay = delay
+        else:
+            base = detection.base_ejection_time
+            if not detection.cap_multiplier or base * record.multiplier < max(
+                base, detection.max_ejection_time
+            ):
+                record.multiplier += 1
+            delay = detection.ejection_time(record.multiplier)
+            record.last_delay = delay
+        record.readmit_at = now + delay
+        record.next_check = None
+
     def _refresh_candidates(self) -> None:
-        members = self._by_name.values()
+        members = self._members
         healthy = [e for e in members if e.state is HEALTHY]
-        if healthy:
+        if healthy and len(healthy) >= self._panic_threshold * len(members):
             self._candidates, self._panic = healthy, False
         elif members and self._panic_allowed:
             self._candidates, self._panic = list(members), True
         else:
             self._candidates, self._panic = [], False
 
-    def _eject(self, record: _Endpoint, trigger: str, now: float) -> None:
-        """Eject a healthy endpoint unless the ejection cap forbids it."""
+    def _eject(self, record: _Endpoint, trigger: str, now: float) -> bool:
+        """Eject a healthy endpoint unless the ejection cap forbids it; whether it did."""
         share = self._max_ejection_share
-        allowed = math.floor(share * len(self._by_name) + 1e-9)
-        if share > 0 and allowed < 1:
-            allowed = 1
-        if self._n_ejected >= allowed:
+        n = len(self._by_name)
+        if self._grpc_cap:
+            # gRFC A50: stop once the ejected share is *above* the cap.
+            refused = self._n_ejected > share * n + 1e-9
+        else:
+            allowed = math.floor(share * n + 1e-9)
+            if share > 0 and allowed < 1:
+                allowed = 1
+            refused = self._n_ejected >= allowed
+        if refused:
             record.ejections_refused += 1
-            return
+            return False
         self._transition(record, trigger, now)
+        return True
+
+    # -- time passing without calls: interval evaluations and timed re-admission ---------------
+
+    def _refresh_timer(self) -> None:
+        """The next timer when ejections end at exact times (no interval)."""
+        times = [e.readmit_at for e in self._members if e.readmit_at is not None]
+        self._next_timer = min(times) if times else _NEVER
+
+    def _advance(self, now: float) -> None:
+        """Run every evaluation or re-admission due at or before ``now``, each at its time."""
+        detection = self._detection
+        assert detection is not None
+        interval = detection.interval
+        if interval is None:
+            while self._next_timer <= now:
+                at = self._next_timer
+                due = [e for e in self._members if e.readmit_at is not None and e.readmit_at <= at]
+                due.sort(key=_readmit_order)
+                for record in due:
+                    self._transition(record, "ejection_expired", at)
+                self._refresh_timer()
+            return
+        while self._next_timer <= now:
+            self._ticks += 1
+            at = self._next_timer
+            self._next_timer = self._epoch + (self._ticks + 1) * interval
+            self._evaluate(detection, at)
+
+    def _evaluate(self, detection: OutlierDetection, at: float) -> None:
+        """One interval evaluation at time ``at`` (Envoy's or gRPC's order)."""
+        if detection.order == "envoy":
+            self._readmit_or_decay(detection, at)
+            self._judge(detection, at)
+        else:
+            self._judge(detection, at)
+            self._readmit_or_decay(detection, at)
+
+    def _readmit_or_decay(self, detection: OutlierDetection, at: float) -> None:
+        strictly = detection.readmit_after_strictly
+        for record in list(self._members):
+            if record.state is EJECTED:
+                if record.readmit_at is None:
+                    continue
+                elapsed = at - record.ejected_at
+                needed = record.last_delay
+                assert needed is not None
+                if elapsed > needed or (not strictly and elapsed >= needed):
+                    self._transition(record, "ejection_expired", at)
+            elif record.multiplier > 0:
+                record.multiplier -= 1
+
+    def _judge(self, detection: OutlierDetection, at: float) -> None:
+        members = [e for e in self._members if e.state is HEALTHY]
+        volumes = [(e.bucket_ok, e.bucket_ok + e.bucket_bad) for e in members]
+        for e in self._members:
+            e.bucket_ok = e.bucket_bad = 0
+        rule = detection.success_rate
+        if rule is not None:
+            outliers = success_rate_outliers(rule, volumes)
+            for i in outliers or ():
+                self._enforce(members[i], rule.enforcement_percentage, "success_rate_outlier", at)
+        fp = detection.failure_percentage
+        if fp is not None:
+            outliers = failure_percentage_outliers(fp, volumes, len(self._members))
+            for i in outliers or ():
+                self._enforce(members[i], fp.enforcement_percentage, "failure_percentage", at)
+
+    def _enforce(self, record: _Endpoint, percentage: float, trigger: str, at: float) -> None:
+        if record.state is not HEALTHY:
+            return
+        if percentage < 100.0 and int(self._random() * 100) >= percentage:
+            return
+        self._eject(record, trigger, at)
 
     # -- picking -----------------------------------------------------------------------------
 
-    def _choose(self, candidates: list[_Endpoint]) -> _Endpoint:
-        """Apply the strategy to a non-empty list of endpoints."""
-        n = len(candidates)
-        if n == 1:
-            return candidates[0]
-        strategy = self._strategy
-        if strategy is _P2C:
-            draw = self._random
-            i = int(draw() * n)
-            j = int(draw() * (n - 1))
-            if j >= i:
-                j += 1
-            first = candidates[i]
-            second = candidates[j]
-            return second if second.pending < first.pending else first
-        if strategy is _RANDOM:
-            return candidates[int(self._random() * n)]
-        if strategy is _ROUND_ROBIN:
-            i = self._cursor % n
-            self._cursor = i + 1
-            return candidates[i]
-        start = int(self._random() * n)
-        best = candidates[start]
-        for k in range(start, start + n):
-            record = candidates[k % n]
-            if record.pending == 0:
-                return record
-            if record.pending < best.pending:
-                best = record
-        return best
-
-    def _select(self, exclude: Collection[str]) -> _Endpoint:
+    def _select(self, exclude: Collection[str], now: float) -> _Endpoint:
         candidates = self._candidates
-        if exclude or not candidates:
-            return self._select_slow(exclude)
-        record = self._choose(candidates)
-        if record.pending >= self._max_per:
-            return self._select_slow(exclude)
+        if exclude or not candidates or self._walks:
+            return self._select_slow(exclude, now)
+        record = self._choose(candidates, now)
+        if record is None or record.pending >= self._max_per:
+            return self._select_slow(exclude, now)
         return record
 
-    def _select_slow(self, exclude: Collection[str]) -> _Endpoint:
+    def _no_endpoint(self) -> NoReturn:
+        if not self._by_name:
+            raise NoHealthyEndpointError("the pool has no endpoints", available_at=None)
+        at = self.next_check_at()
+        raise NoHealthyEndpointError(
+            f"no healthy endpoint among {len(self._by_name)}; "
+            f"the next health check is due at {at!r}",
+            available_at=at,
+        )
+
+    def _select_slow(self, exclude: Collection[str], now: float) -> _Endpoint:
+        if self._walks:
+            return self._select_walk(exclude, now)
         candidates = self._candidates
         if not candidates:
-            if not self._by_name:
-                raise NoHealthyEndpointError("the pool has no endpoints", available_at=None)
-            at = self.next_check_at()
-            raise NoHealthyEndpointError(
-                f"no healthy endpoint among {len(self._by_name)}; "
-                f"the next health check is due at {at!r}",
-                available_at=at,
-            )
+            self._no_endpoint()
         limit = self._max_per
         free = [e for e in candidates if e.pending < limit]
         if not free:
@@ -748,7 +860,35 @@ class Pool:
             preferred = [e for e in free if e.name not in exclude]
             if preferred:
                 free = preferred
-        return self._choose(free)
+        record = self._choose(free, now)
+        assert record is not None
+        return record
+
+    def _select_walk(self, exclude: Collection[str], now: float) -> _Endpoint:
+        """Strategies that walk every member (poolee, Finagle) judge health themselves."""
+        members = self._members
+        if not members or not (self._candidates or self._walks):
+            self._no_endpoint()
+        if not self._candidates and not self._panic_allowed:
+            # Still one draw, as poolee's get_node draws before finding no healthy node.
+            self._random()
+            self._no_endpoint()
+        limit = self._max_per
+        if limit < _UNLIMITED:
+            members = [e for e in members if e.pending < limit]
+            if not members:
+                raise PoolFullError(
+                    f"every endpoint has {limit} pending requests "
+                    f"(max_pending_per_endpoint={limit})"
+                )
+        if exclude:
+            preferred = [e for e in members if e.name not in exclude]
+            if any(e.state is HEALTHY for e in preferred):
+                members = preferred
+        record = self._choose(members, now)
+        if record is None:
+            self._no_endpoint()
+        return record
 
     def pick(self, now: float, exclude: Collection[str] = ()) -> str:
         """Choose an endpoint for a request with the pool's strategy.
@@ -773,7 +913,9 @@ class Pool:
         """
         if now.__class__ is not float or now - now != 0.0:
             check_now(now)
-        return self._select(exclude).name
+        if now >= self._next_timer:
+            self._advance(now)
+        return self._select(exclude, now).name
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -802,6 +944,8 @@ class Pool:
                 f"endpoint {endpoint!r} has {record.pending} pending requests "
                 "(max_pending_per_endpoint)"
             )
+        if now >= self._next_timer:
+            self._advance(now)
         record.pending += 1
         record.started += 1
         self._pending += 1
@@ -824,7 +968,9 @@ class Pool:
             check_now(now)
         if self._pending >= self._max_pending:
             raise PoolFullError(f"the pool has {self._pending} pending requests (max_pending)")
-        record = self._select(exclude)
+        if now >= self._next_timer:
+            self._advance(now)
+        record = self._select(exclude, now)
         record.pending += 1
         record.started += 1
         self._pending += 1
@@ -833,7 +979,13 @@ class Pool:
         self._requests[request_id] = (record, now)
         return record.name, request_id
 
-    def finish(self, request_id: int, outcome: OutcomeLike, now: float) -> None:
+    def finish(
+        self,
+        request_id: int,
+        outcome: OutcomeLike,
+        now: float,
+        latency: float | None = None,
+    ) -> None:
         """Report how a started request ended; failures may eject its endpoint.
 
         A success resets the endpoint's failure streak; a failure or timeout extends it and
@@ -845,6 +997,10 @@ class Pool:
         against the endpoint: it neither extends nor resets the failure streak, and is no
         success for the success rate. A pool built with ``eject_on_upstream=True`` treats it
         as a failure instead (streak, success rate, ejection).
+
+        ``outcome`` may be anything the pool's ``classify`` maps to an outcome (an HTTP
+        status, say). ``latency`` is the request's latency for latency-aware strategies
+        (default: ``now`` minus the time the request started).
 
         Runtime complexity: O(1) (O(n) when it ejects).
 
@@ -860,7 +1016,7 @@ class Pool:
         elif outcome is _FAILURE or outcome is _TIMEOUT or outcome is _UPSTREAM:
             failed = True
         else:
-            return self.finish(request_id, self._to_outcome(outcome), now)
+            return self.finish(request_id, self._to_outcome(outcome), now, latency)
         if now.__class__ is not float or now - now != 0.0:
             check_now(now)
         entry = self._requests.pop(request_id, None)
@@ -870,11 +1026,23 @@ class Pool:
         if now < started:
             self._requests[request_id] = entry  # still pending: nothing changed
             self._finished_before_start(request_id, started, now)
+        if now >= self._next_timer:
+            self._advance(now)
         record.pending -= 1
         self._pending -= 1
+        if self._observe is not None:
+            if latency is None:
+                latency = now - started
+            self._observe(record, latency, now)
         if not failed:
             record.succeeded += 1
             record.streak = 0
+            if self._counting:
+                record.bucket_ok += 1
+            if record.probation:
+                record.probation = False
+                record.attempt = 0
+                record.last_delay = None
             if self._window_size and record.state is HEALTHY:
                 self._record_rate(record, 0, now)
             return None
@@ -887,20 +1055,32 @@ class Pool:
             if not self._eject_on_upstream:
                 return None
         record.streak += 1
+        if self._counting:
+            record.bucket_bad += 1
         if record.state is HEALTHY:
-            if record.streak >= self._streak_limit:
+            if record.probation:
+                record.probation = False
+                self._eject(record, "probe_failed", now)
+            elif record.streak >= self._streak_limit:
                 self._eject(record, "consecutive_failures", now)
             if self._window_size and record.state is HEALTHY:
                 self._record_rate(record, 1, now)
         return None
 
-    @staticmethod
-    def _to_outcome(outcome: object) -> Outcome:
-        if isinstance(outcome, str):
-            try:
-                return Outcome(outcome)
-            except ValueError:
-                pass
+    def _to_outcome(self, outcome: object) -> Outcome:
+        if isinstance(outcome, Outcome):
+            return outcome
+        if isinstance(outcome, str) and outcome in _OUTCOME_VALUES:
+            return Outcome(outcome)
+        if self._classify is not None:
+            classified = self._classify(outcome)
+            if isinstance(classified, Outcome):
+                return classified
+            if isinstance(classified, str) and classified in _OUTCOME_VALUES:
+                return Outcome(classified)
+            raise InvalidArgumentError(
+                f"classify must return an outcome, got {classified!r} for {outcome!r}"
+            )
         raise InvalidArgumentError(
             f"outcome must be one of {[o.value for o in Outcome]} or an Outcome, got {outcome!r}"
         )
@@ -940,7 +1120,8 @@ class Pool:
 
         Ordered by due time, ties by insertion order. This is a query: a check stays due
         until its result is reported with :meth:`report_check` (callers running checks
-        concurrently should remember which are in flight).
+        concurrently should remember which are in flight). With ``outlier_detection`` no
+        check is ever scheduled (re-admission is by time).
 
         Runtime complexity: O(n + d log d) for d due checks.
 
@@ -954,9 +1135,11 @@ class Pool:
             InvalidTypeError, InvalidArgumentError: ``now`` is not a finite real number.
         """
         check_now(now)
+        if now >= self._next_timer:
+            self._advance(now)
         due = [
             e
-            for e in self._by_name.values()
+            for e in self._members
             if e.state is EJECTED and e.next_check is not None and e.next_check <= now
         ]
         due.sort(key=_check_order)
@@ -979,12 +1162,20 @@ class Pool:
         if exclude:
             times = [
                 e.next_check
-                for e in self._by_name.values()
+                for e in self._members
                 if e.next_check is not None and e.name not in exclude
             ]
         else:
-            times = [e.next_check for e in self._by_name.values() if e.next_check is not None]
+            times = [e.next_check for e in self._members if e.next_check is not None]
         return min(times) if times else None
+
+    def next_event_at(self) -> float | None:
+        """When the pool next changes on its own (an interval evaluation or the end of a timed
+        ejection), or ``None``. A driver that wants events on time calls any method then.
+
+        Runtime complexity: O(1).
+        """
+        return None if self._next_timer == _NEVER else self._next_timer
 
     def report_check(self, endpoint: str, healthy: bool, now: float) -> None:
         """Report a health check's result at ``now``.
@@ -1007,14 +1198,18 @@ class Pool:
             )
         check_now(now)
         record = self._get(endpoint)
+        if now >= self._next_timer:
+            self._advance(now)
         if healthy:
             record.checks_passed += 1
             if record.state is EJECTED:
+                record.multiplier = 0
                 self._transition(record, "check_passed", now)
         else:
             record.checks_failed += 1
             if record.state is EJECTED:
-                self._transition(record, "check_failed", now)
+                if self._detection is None:
+                    self._transition(record, "check_failed", now)
             else:
                 self._eject(record, "check_failed", now)
 
@@ -1031,7 +1226,7 @@ class Pool:
         (1, 1, 0, 'healthy')
         """
         return {
-            name: EndpointStats(
+            e.name: EndpointStats(
                 started=e.started,
                 succeeded=e.succeeded,
                 failed=e.failed,
@@ -1047,26 +1242,35 @@ class Pool:
                 next_check_at=e.next_check,
                 ejections_refused=e.ejections_refused,
                 upstream=e.upstream,
+                readmit_at=e.readmit_at,
             )
-            for name, e in self._by_name.items()
+            for e in self._members
         }
 
     def _check(self) -> None:
         """Verify the pool's internal invariants (O(n + pending)); raise AssertionError."""
-        members = list(self._by_name.values())
+        members = self._members
+        assert [e.name for e in members] == list(self._by_name)
+        assert all(self._by_name[e.name] is e for e in members)
         healthy = [e for e in members if e.state is HEALTHY]
         ejected = [e for e in members if e.state is EJECTED]
         assert len(healthy) + len(ejected) == len(members)
         assert self._n_ejected == len(ejected), (self._n_ejected, len(ejected))
-        if healthy:
+        if healthy and len(healthy) >= self._panic_threshold * len(members):
             assert self._candidates == healthy and not self._panic
         elif members and self._panic_allowed:
             assert self._candidates == members and self._panic
         else:
             assert self._candidates == [] and not self._panic
+        timed = self._detection is not None
         for e in members:
             assert e.started == e.succeeded + e.failed + e.timed_out + e.upstream + e.pending
-            assert (e.next_check is not None) == (e.state is EJECTED)
+            if timed:
+                assert e.next_check is None
+                assert (e.readmit_at is not None) == (e.state is EJECTED)
+            else:
+                assert (e.next_check is not None) == (e.state is EJECTED)
+                assert e.readmit_at is None and not e.probation
             assert e.pending >= 0
         assert self._pending == len(self._requests)
         per: dict[int, int] = {}
@@ -1079,3 +1283,8 @@ class Pool:
 def _check_order(record: _Endpoint) -> tuple[float, int]:
     assert record.next_check is not None
     return (record.next_check, record.order)
+
+
+def _readmit_order(record: _Endpoint) -> tuple[float, int]:
+    assert record.readmit_at is not None
+    return (record.readmit_at, record.order)

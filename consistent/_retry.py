@@ -31,7 +31,7 @@ from typing import Final
 
 from consistent._backoff import ExponentialBackoff, Jitter, check_attempt
 from consistent._errors import InvalidArgumentError, InvalidTypeError
-from consistent._pool import Outcome, OutcomeLike, check_now
+from consistent._outcomes import Outcome, OutcomeLike, check_now
 
 __all__ = ["DEFAULT_RETRY_BACKOFF", "RetryBudget", "RetryPolicy"]
 

@@ -53,8 +53,14 @@ from typing import ClassVar, Final
 import numpy as np
 import numpy.typing as npt
 
-from consistent._errors import EmptyRingError, UnknownNodeError
-from consistent._hashing import Key, KeyHasher, Keys
+from consistent._errors import (
+    EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    UnknownKeyError,
+    UnknownNodeError,
+)
+from consistent._hashing import Key, KeyHasher, Keys, check_batch
 from consistent._protocol import copy_slots, name_array
 from consistent._ring import HashRing
 from consistent._validate import check_count, get_member
@@ -66,9 +72,9 @@ _DEFAULT_EPS: Final = 0.25
 
 def _check_eps(eps: object) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
-        raise TypeError(f"eps must be a positive number, got {type(eps).__name__}: {eps!r}")
+        raise InvalidTypeError(f"eps must be a positive number, got {type(eps).__name__}: {eps!r}")
     if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number (e.g. 0.25), got {eps!r}")
+        raise InvalidArgumentError(f"eps must be a positive finite number (e.g. 0.25), got {eps!r}")
     return float(eps)
 
 
@@ -107,8 +113,8 @@ class BoundedLoadRing:
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'bounded'
-    summary: ClassVar[str] = 'hash ring with bounded loads (each entry assigns/releases requests)'
+    algorithm: ClassVar[str] = "bounded"
+    summary: ClassVar[str] = "hash ring with bounded loads (each entry assigns/releases requests)"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
@@ -191,7 +197,7 @@ class BoundedLoadRing:
         if node is None:
             weights = {ring.weight(name) for name in ring.nodes}
             if len(weights) > 1:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "node weights differ, so capacities differ: name a node, got node=None"
                 )
             node = ring.nodes[0]
@@ -305,12 +311,12 @@ class BoundedLoadRing:
         ('a', 0)
 
         Raises:
-            KeyError: ``key`` has no outstanding assignment.
+            UnknownKeyError: ``key`` has no outstanding assignment (also a KeyError).
         """
         key_hash = self._ring.hasher.hash_key(key)
         held = self._held.get(key_hash)
         if not held:
-            raise KeyError(f"key {key!r} has no outstanding assignment")
+            raise UnknownKeyError(f"key {key!r} has no outstanding assignment")
         _, node, _ = held.popleft()
         if not held:
             del self._held[key_hash]
@@ -380,6 +386,7 @@ class BoundedLoadRing:
         if not ring.nodes:
             raise self._empty()
         if not isinstance(keys, np.ndarray) and not isinstance(keys, (list, tuple)):
+            check_batch(keys)
             keys = list(keys)
         codes = ring.lookup_codes(keys)
         full = self._full_codes()
@@ -478,7 +485,7 @@ class BoundedLoadRing:
         if node not in self._loads:
             raise UnknownNodeError(f"node {node!r} is not a member")
         if len(self._loads) == 1 and self._total:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"cannot remove the last node {node!r} while {self._total} items are "
                 f"assigned to it; release them first"
             )

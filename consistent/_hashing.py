@@ -52,6 +52,8 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from consistent._errors import InvalidArgumentError, InvalidTypeError
+
 __all__ = [
     "KeyHasher",
     "KeyedHasher",
@@ -84,13 +86,13 @@ _XXH3_PRIME_MX2: Final = np.uint64(0x9FB21C651E98DF25)
 def _int_to_bytes(key: int) -> bytes:
     """Encode an integer key as 8 little-endian bytes (mod 2**64), checking its range."""
     if not _INT_MIN <= key < _INT_END:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"integer key must be in [-2**63, 2**64) (it is encoded as 8 bytes), got {key}"
         )
     return (key & _MASK64).to_bytes(8, "little")
 
 
-def unencodable_key(key: str) -> ValueError:
+def unencodable_key(key: str) -> InvalidArgumentError:
     """The error for a str key with no UTF-8 encoding (a lone surrogate such as ``"\\ud800"``).
 
     Lookups catch :class:`UnicodeEncodeError` around ``key.encode()`` (free when nothing is
@@ -102,7 +104,7 @@ def unencodable_key(key: str) -> ValueError:
         detail = f"{error.reason} at index {error.start}"
     else:  # pragma: no cover - only called for keys that failed to encode
         detail = "unencodable"
-    return ValueError(
+    return InvalidArgumentError(
         f"str key {key!r} cannot be hashed: str keys are hashed as their UTF-8 encoding, "
         f"and this one has none ({detail}); pass bytes to hash other encodings"
     )
@@ -133,7 +135,27 @@ def _key_to_bytes(key: object) -> bytes:
         return bytes(key)
     if isinstance(key, int) and not isinstance(key, bool):
         return _int_to_bytes(int(key))
-    raise TypeError(f"key must be str, bytes or int, got {type(key).__name__}: {key!r}")
+    raise InvalidTypeError(f"key must be str, bytes or int, got {type(key).__name__}: {key!r}")
+
+
+def check_batch(keys: object) -> None:
+    """Refuse a single str or bytes key where a batch of keys is expected.
+
+    A str is an iterable of one-character strs and bytes one of ints, so without this
+    check ``lookup_many("user:42")`` would answer once per character.
+
+    >>> check_batch("user:42")
+    Traceback (most recent call last):
+    ...
+    consistent._errors.InvalidTypeError: keys must be a batch of keys (a list, tuple, \
+iterable or array), got a single str 'user:42'; pass ['user:42'] for one key
+    """
+    if isinstance(keys, (str, bytes, bytearray, memoryview)):
+        shown = f"{keys!r:.60}"
+        raise InvalidTypeError(
+            f"keys must be a batch of keys (a list, tuple, iterable or array), got a single "
+            f"{type(keys).__name__} {shown}; pass [{shown}] for one key"
+        )
 
 
 class KeyHasher:
@@ -205,13 +227,15 @@ class KeyHasher:
         True
 
         Raises:
-            TypeError: an element is not a key, or the array's dtype cannot hold keys.
+            TypeError: an element is not a key, the array's dtype cannot hold keys, or
+                ``keys`` is a single str or bytes key rather than a batch.
             ValueError: an int key outside ``[-2**63, 2**64)``, or a str key with no UTF-8
                 encoding (a lone surrogate).
         """
         if isinstance(keys, np.ndarray):
             return self._hash_array(keys)
         if not isinstance(keys, (list, tuple)):
+            check_batch(keys)
             keys = list(keys)
         if not keys:
             return np.empty(0, dtype=np.uint64)
@@ -232,7 +256,9 @@ class KeyHasher:
 
     def _hash_array(self, keys: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
         if keys.ndim != 1:
-            raise ValueError(f"keys array must be one-dimensional, got shape {keys.shape}")
+            raise InvalidArgumentError(
+                f"keys array must be one-dimensional, got shape {keys.shape}"
+            )
         kind = keys.dtype.kind
         if kind in "iu":
             return self.hash_uint64(keys.astype(np.uint64, copy=False))
@@ -240,7 +266,7 @@ class KeyHasher:
             # numpy's S dtype has already dropped trailing NUL bytes; that is numpy's
             # representation, documented in the module docstring and in hash_keys.
             return self.hash_keys(keys.tolist())
-        raise TypeError(
+        raise InvalidTypeError(
             f"keys array must have an integer, bytes (S), str (U) or object dtype, "
             f"got dtype {keys.dtype}"
         )
@@ -277,7 +303,7 @@ class XXH3Hasher(KeyHasher):
 
     def __init__(self, seed: int = 0) -> None:
         if type(seed) is not int or not 0 <= seed <= _MASK64:
-            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+            raise InvalidArgumentError(f"seed must be an int in [0, 2**64), got {seed!r}")
         self.seed = seed
 
     def hash_bytes(self, data: bytes) -> int:
@@ -424,7 +450,7 @@ class KeyedHasher(KeyHasher):
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or not 1 <= len(key) <= 64:
-            raise ValueError(f"key must be 1 to 64 bytes, got {key!r:.20}")
+            raise InvalidArgumentError(f"key must be 1 to 64 bytes, got {key!r:.20}")
         self.key = key
 
     def hash_bytes(self, data: bytes) -> int:
@@ -457,10 +483,10 @@ def get_hasher(spec: str | KeyHasher | None = None) -> KeyHasher:
         try:
             return _FAMILIES[spec]()
         except KeyError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"hash must be one of {sorted(_FAMILIES)} or a KeyHasher, got {spec!r}"
             ) from None
-    raise TypeError(f"hash must be a family name or a KeyHasher, got {type(spec).__name__}")
+    raise InvalidTypeError(f"hash must be a family name or a KeyHasher, got {type(spec).__name__}")
 
 
 def hash_key(key: Key, hasher: KeyHasher = _DEFAULT) -> int:
@@ -475,7 +501,7 @@ def hash_key(key: Key, hasher: KeyHasher = _DEFAULT) -> int:
     >>> hash_key(1.5)
     Traceback (most recent call last):
     ...
-    TypeError: key must be str, bytes or int, got float: 1.5
+    consistent._errors.InvalidTypeError: key must be str, bytes or int, got float: 1.5
     """
     return hasher.hash_key(key)
 

@@ -41,6 +41,9 @@ import numpy.typing as npt
 from consistent._errors import (
     DuplicateNodeError,
     EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitExceededError,
     UnknownNodeError,
     UnsupportedOperationError,
 )
@@ -80,12 +83,25 @@ def jump_unchecked(key: int, num_buckets: int) -> int:
 
 def _check_num_buckets(num_buckets: object) -> int:
     if isinstance(num_buckets, bool) or not isinstance(num_buckets, (int, np.integer)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"num_buckets must be an int, got {type(num_buckets).__name__}: {num_buckets!r}"
         )
     if not 1 <= int(num_buckets) <= MAX_BUCKETS:
-        raise ValueError(f"num_buckets must be an int in [1, 2**31 - 1], got {num_buckets!r}")
+        raise InvalidArgumentError(
+            f"num_buckets must be an int in [1, 2**31 - 1], got {num_buckets!r}"
+        )
     return int(num_buckets)
+
+
+def _check_key(key: object) -> int:
+    """Check a jump hash key is an int in ``[0, 2**64)`` (bool refused); return it as int."""
+    if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+        raise InvalidTypeError(
+            f"key must be an int in [0, 2**64), got {type(key).__name__}: {key!r}"
+        )
+    if not 0 <= int(key) <= _MASK64:
+        raise InvalidArgumentError(f"key must be an int in [0, 2**64), got {key!r}")
+    return int(key)
 
 
 def jump_hash(key: int, num_buckets: int) -> int:
@@ -111,47 +127,79 @@ def jump_hash(key: int, num_buckets: int) -> int:
         ValueError: ``key`` or ``num_buckets`` is out of range.
     """
     n = _check_num_buckets(num_buckets)
-    if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-        raise TypeError(f"key must be an int in [0, 2**64), got {type(key).__name__}: {key!r}")
-    if not 0 <= int(key) <= _MASK64:
-        raise ValueError(f"key must be an int in [0, 2**64), got {key!r}")
-    return jump_unchecked(int(key), n)
+    return jump_unchecked(_check_key(key), n)
 
 
 def jump_hash_many(keys: npt.ArrayLike, num_buckets: int) -> npt.NDArray[np.int32]:
     """:func:`jump_hash` of every key of a uint64 array, vectorised in numpy.
 
-    Gives exactly the answers of the scalar function.
+    Gives exactly the answers of the scalar function, and refuses exactly the keys it
+    refuses: a negative or too large integer, a bool, a float (checked per key for a list,
+    per array for an integer array).
 
-    Runtime complexity: O(k log num_buckets) expected for k keys, without per-key Python.
+    Runtime complexity: O(k log num_buckets) expected for k keys, without per-key Python
+    for integer arrays.
 
     >>> jump_hash_many(np.array([0, 1, 0xDEADBEEF], dtype=np.uint64), 17).tolist()
     [0, 6, 16]
+    >>> jump_hash_many([-1, 5], 10)
+    Traceback (most recent call last):
+    ...
+    consistent._errors.InvalidArgumentError: key must be an int in [0, 2**64), got -1
 
     Args:
-        keys: unsigned 64-bit keys (a uint64 array, or integers that fit one).
+        keys: unsigned 64-bit keys: an integer array, or a sequence of ints in
+            ``[0, 2**64)``.
         num_buckets: the number of buckets, ``1 <= num_buckets < 2**31``.
 
     Returns:
         An int32 array of buckets aligned with ``keys``.
 
     Raises:
-        TypeError: ``num_buckets`` is not an int, or ``keys`` is not an integer array.
-        ValueError: ``num_buckets`` is out of range, or ``keys`` is not one-dimensional.
+        TypeError: ``num_buckets`` is not an int, or a key is not an int (``keys`` is not
+            an integer array).
+        ValueError: ``num_buckets`` or a key is out of range, or ``keys`` is not
+            one-dimensional.
     """
     n = _check_num_buckets(num_buckets)
-    array = np.asarray(keys)
-    if array.ndim != 1:
-        raise ValueError(f"keys must be a one-dimensional array, got shape {array.shape}")
-    if array.dtype.kind not in "iu" and array.size:
-        raise TypeError(f"keys must be an unsigned 64-bit integer array, got dtype {array.dtype}")
-    array = array.astype(np.uint64, copy=False)
+    array = _key_array(keys)
     out = np.zeros(array.size, dtype=np.int32)
     if n == 1:
         return out
     for start in range(0, array.size, BLOCK):
         _jump_block(array[start : start + BLOCK], float(n), out[start : start + BLOCK])
     return out
+
+
+def _key_array(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    """``keys`` as a one-dimensional uint64 array, each key checked as :func:`jump_hash` does."""
+    if isinstance(keys, (str, bytes)):
+        raise InvalidTypeError(f"keys must be a sequence of ints, got a {type(keys).__name__}")
+    if not isinstance(keys, np.ndarray):
+        # Lists go key by key: numpy would turn [2**63, 5] into floats and -1 into 2**64 - 1.
+        try:
+            values = [_check_key(key) for key in keys]  # type: ignore[union-attr]
+        except TypeError as error:
+            if isinstance(error, InvalidTypeError):
+                raise
+            raise InvalidTypeError(
+                f"keys must be a sequence of ints, got {type(keys).__name__}: {keys!r:.60}"
+            ) from None
+        return np.array(values, dtype=np.uint64)
+    if keys.ndim != 1:
+        raise InvalidArgumentError(f"keys must be a one-dimensional array, got shape {keys.shape}")
+    if keys.dtype.kind == "u":
+        return keys.astype(np.uint64, copy=False)
+    if keys.dtype.kind == "i":
+        negative = np.flatnonzero(keys < 0)
+        if negative.size:
+            _check_key(int(keys[negative[0]]))  # raises the scalar form's error
+        return keys.astype(np.uint64)
+    if keys.dtype.kind == "O":
+        return _key_array(keys.tolist())
+    if not keys.size:
+        return np.empty(0, dtype=np.uint64)
+    raise InvalidTypeError(f"keys must be an unsigned 64-bit integer array, got dtype {keys.dtype}")
 
 
 def _jump_block(keys: npt.NDArray[np.uint64], n: float, out: npt.NDArray[np.int32]) -> None:
@@ -241,8 +289,8 @@ class JumpHash:
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'jump'
-    summary: ClassVar[str] = 'jump consistent hash (append/pop only)'
+    algorithm: ClassVar[str] = "jump"
+    summary: ClassVar[str] = "jump consistent hash (append/pop only)"
     removes_any_node: ClassVar[bool] = False
     exact_ownership: ClassVar[bool] = False
     weighted: ClassVar[bool] = False
@@ -320,7 +368,7 @@ class JumpHash:
         if node in self._index:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         if len(self._nodes) >= MAX_BUCKETS:
-            raise UnsupportedOperationError(f"JumpHash holds at most {MAX_BUCKETS} nodes")
+            raise LimitExceededError(f"JumpHash holds at most {MAX_BUCKETS:,} nodes (2**31 - 1)")
 
     def remove(self, node: str) -> None:
         """Remove the last node added; only its keys move.

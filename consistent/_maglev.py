@@ -70,7 +70,14 @@ from typing import ClassVar, Final
 import numpy as np
 import numpy.typing as npt
 
-from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
+from consistent._errors import (
+    DuplicateNodeError,
+    EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitExceededError,
+    UnknownNodeError,
+)
 from consistent._hashing import Key, KeyHasher, Keys, _key_to_bytes, get_hasher, unencodable_key
 from consistent._protocol import copy_slots, name_array
 from consistent._validate import check_count, check_name, check_weight, get_member, member_pairs
@@ -78,7 +85,6 @@ from consistent._validate import check_count, check_name, check_weight, get_memb
 __all__ = ["Maglev", "is_prime"]
 
 _DEFAULT_TABLE_SIZE: Final = 65537
-_MAX_TABLE_SIZE: Final = 2**31 - 1
 _OFFSET_SUFFIX: Final = b"\xffoffset"
 _SKIP_SUFFIX: Final = b"\xffskip"
 # Deterministic Miller-Rabin witnesses: correct for every n < 3.3 * 10**24.
@@ -125,13 +131,16 @@ def is_prime(n: int) -> bool:
 
 def _check_table_size(table_size: object) -> int:
     if isinstance(table_size, bool) or not isinstance(table_size, int):
-        raise TypeError(
+        raise InvalidTypeError(
             f"table_size must be a prime int, got {type(table_size).__name__}: {table_size!r}"
         )
-    if not is_prime(table_size) or table_size > _MAX_TABLE_SIZE:
-        raise ValueError(
-            f"table_size must be a prime no larger than 2**31 - 1 (e.g. 65537), got {table_size}"
+    if table_size > Maglev.MAX_TABLE_SIZE:
+        raise LimitExceededError(
+            f"table_size must be at most Maglev.MAX_TABLE_SIZE ({Maglev.MAX_TABLE_SIZE:,}), "
+            f"got {table_size:,}"
         )
+    if not is_prime(table_size):
+        raise InvalidArgumentError(f"table_size must be a prime (e.g. 65537), got {table_size}")
     return table_size
 
 
@@ -268,19 +277,24 @@ class Maglev:
 
     Raises:
         TypeError: a node name is not a str, a weight not a number, ``table_size`` not an int.
+        LimitExceededError: ``table_size`` is above :attr:`MAX_TABLE_SIZE` (4,194,304).
         ValueError: ``table_size`` not prime, or not larger than the number of nodes; a
             weight not positive; a duplicate name (:class:`DuplicateNodeError`).
     """
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'maglev'
-    summary: ClassVar[str] = 'Maglev lookup table'
+    algorithm: ClassVar[str] = "maglev"
+    summary: ClassVar[str] = "Maglev lookup table"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     stateful: ClassVar[bool] = False
     options: ClassVar[frozenset[str]] = frozenset({"table_size"})
+
+    #: The largest table (``M``) a Maglev builds: 2**22 entries, 16 MB of table and a few
+    #: seconds to fill; the paper's ``M > 100 N`` fits for up to about 40,000 nodes.
+    MAX_TABLE_SIZE: ClassVar[int] = 1 << 22
 
     __slots__ = (
         "_code_table",
@@ -333,7 +347,7 @@ class Maglev:
 
     def _check_room(self, count: int) -> None:
         if count >= self._size:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"table_size must be larger than the number of nodes, got table_size "
                 f"{self._size} for {count} nodes"
             )

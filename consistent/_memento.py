@@ -39,7 +39,13 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from consistent._errors import DuplicateNodeError, EmptyRingError, UnknownNodeError
+from consistent._errors import (
+    DuplicateNodeError,
+    EmptyRingError,
+    InvalidArgumentError,
+    LimitExceededError,
+    UnknownNodeError,
+)
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher, mix_bitflips, mix_many, mix_scalar
 from consistent._jump import MAX_BUCKETS, jump_hash_many, jump_unchecked
 from consistent._protocol import codes_by_block, copy_slots, name_array, with_room
@@ -160,8 +166,8 @@ class MementoHash:
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'memento'
-    summary: ClassVar[str] = 'jump with arbitrary removals'
+    algorithm: ClassVar[str] = "memento"
+    summary: ClassVar[str] = "jump with arbitrary removals"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = False
     weighted: ClassVar[bool] = False
@@ -284,7 +290,9 @@ class MementoHash:
         if node in self._bucket_of:
             raise DuplicateNodeError(f"node {node!r} is already a member")
         if not self._table and self._size >= MAX_BUCKETS:
-            raise ValueError(f"MementoHash holds at most {MAX_BUCKETS} nodes")
+            raise LimitExceededError(
+                f"MementoHash holds at most {MAX_BUCKETS:,} nodes (2**31 - 1)"
+            )
 
     def remove(self, node: str) -> None:
         """Remove any node; only its keys move, spread evenly over the others.
@@ -511,12 +519,14 @@ class MementoHash:
         stack = list(removed)
         empty = [b for b, node in enumerate(b_array) if node is None]
         if sorted(stack) != empty:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"removed must list the empty buckets {empty} in removal order, got {stack}"
             )
         order = members if nodes is None else list(nodes)
         if sorted(order) != sorted(members) or len(set(order)) != len(order):
-            raise ValueError(f"nodes must list the members {sorted(members)}, got {order}")
+            raise InvalidArgumentError(
+                f"nodes must list the members {sorted(members)}, got {order}"
+            )
         ring._node_at = b_array
         ring._size = len(b_array)
         previous = ring._size

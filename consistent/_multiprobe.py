@@ -69,6 +69,9 @@ import numpy.typing as npt
 from consistent._errors import (
     DuplicateNodeError,
     EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitExceededError,
     UnknownNodeError,
 )
 from consistent._hashing import Key, KeyHasher, Keys, _key_to_bytes, get_hasher, unencodable_key
@@ -168,6 +171,7 @@ class MultiProbe:
 
     Raises:
         TypeError: a node name is not a str, or ``probes`` not an int.
+        LimitExceededError: ``probes`` is above :attr:`MAX_PROBES` (1,024).
         ValueError: ``probes < 1``, a duplicate name (:class:`DuplicateNodeError`), two names
             hashing to the same point, or a weight other than 1
             (:class:`UnsupportedOperationError`).
@@ -175,13 +179,17 @@ class MultiProbe:
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'multiprobe'
-    summary: ClassVar[str] = 'multi-probe hashing'
+    algorithm: ClassVar[str] = "multiprobe"
+    summary: ClassVar[str] = "multi-probe hashing"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = True
     weighted: ClassVar[bool] = False
     stateful: ClassVar[bool] = False
     options: ClassVar[frozenset[str]] = frozenset({"probes"})
+
+    #: The most probes per key: expected peak-to-mean is then about 1.001, and every
+    #: lookup costs ``k`` probes, so more would only slow lookups down.
+    MAX_PROBES: ClassVar[int] = 1024
 
     __slots__ = (
         "_bucket_first",
@@ -209,9 +217,16 @@ class MultiProbe:
         hash: str | KeyHasher | None = None,
     ) -> None:
         if isinstance(probes, bool) or not isinstance(probes, int):
-            raise TypeError(f"probes must be an int, got {type(probes).__name__}: {probes!r}")
+            raise InvalidTypeError(
+                f"probes must be an int, got {type(probes).__name__}: {probes!r}"
+            )
         if probes < 1:
-            raise ValueError(f"probes (k) must be at least 1, got {probes}")
+            raise InvalidArgumentError(f"probes (k) must be at least 1, got {probes}")
+        if probes > self.MAX_PROBES:
+            raise LimitExceededError(
+                f"probes (k) must be at most MultiProbe.MAX_PROBES ({self.MAX_PROBES}), "
+                f"got {probes:,}"
+            )
         self._probes = probes
         self._gammas = [(i + 1) * _GAMMA & _MASK64 for i in range(probes)]
         self._packed_probes = _PackedProbes(self._gammas)
@@ -235,8 +250,8 @@ class MultiProbe:
         self._rebuild()
 
     @staticmethod
-    def _collision(name: str, other: str) -> ValueError:
-        return ValueError(
+    def _collision(name: str, other: str) -> InvalidArgumentError:
+        return InvalidArgumentError(
             f"node {name!r} hashes to the same ring point as node {other!r}; rename one"
         )
 

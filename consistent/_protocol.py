@@ -30,6 +30,7 @@ from typing import Final, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from consistent._errors import InvalidArgumentError
 from consistent._hashing import Key, KeyHasher, Keys
 
 __all__ = [
@@ -165,7 +166,7 @@ def sample_keys(n: int, seed: int = 0) -> npt.NDArray[np.uint64]:
     dtype('uint64')
     """
     if n < 1:
-        raise ValueError(f"n must be a positive number of keys, got {n}")
+        raise InvalidArgumentError(f"n must be a positive number of keys, got {n}")
     return np.random.default_rng(seed).integers(0, 2**64, size=n, dtype=np.uint64)
 
 
@@ -185,6 +186,6 @@ def movement(before: Placement, after: Placement, keys: Keys | None = None) -> f
         keys = sample_keys(200_000)
     homes_before = before.lookup_many(keys)
     if len(homes_before) == 0:
-        raise ValueError("movement needs at least one key, got an empty batch")
+        raise InvalidArgumentError("movement needs at least one key, got an empty batch")
     homes_after = after.lookup_many(keys)
     return float(np.count_nonzero(homes_before != homes_after)) / len(homes_before)

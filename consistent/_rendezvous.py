@@ -99,8 +99,8 @@ class Rendezvous:
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'rendezvous'
-    summary: ClassVar[str] = 'weighted rendezvous (HRW)'
+    algorithm: ClassVar[str] = "rendezvous"
+    summary: ClassVar[str] = "weighted rendezvous (HRW)"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = False
     weighted: ClassVar[bool] = True

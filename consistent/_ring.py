@@ -60,6 +60,9 @@ import numpy.typing as npt
 from consistent._errors import (
     DuplicateNodeError,
     EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitExceededError,
     UnknownNodeError,
 )
 from consistent._hashing import (
@@ -83,7 +86,7 @@ _SENTINEL: Final = (1 << 64) - 1
 def _validate_name(node: object) -> str:
     name = check_name(node)
     if not name:
-        raise ValueError("node name must be a non-empty str, got ''")
+        raise InvalidArgumentError("node name must be a non-empty str, got ''")
     return name
 
 
@@ -119,21 +122,29 @@ class HashRing:
         vnodes: points per unit of weight (default 160).
         hash: hash family: ``"xxh3"`` (default), ``"md5"`` or a :class:`KeyHasher`.
 
+    Limits: at most :attr:`MAX_POINTS` (10,000,000) points on one ring, about 200 MB.
+
     Raises:
         TypeError: a node name is not a str, or a weight is not a number.
         ValueError: bad ``vnodes``, non-positive weight, unknown hash family.
+        LimitExceededError: the ring would hold more than :attr:`MAX_POINTS` points.
         DuplicateNodeError: a node name appears twice.
     """
 
     # Facts about the algorithm, read by the registry (consistent.ALGORITHMS), the
     # simulator, the benchmarks and the tests.
-    algorithm: ClassVar[str] = 'ring'
-    summary: ClassVar[str] = 'hash ring with virtual nodes'
+    algorithm: ClassVar[str] = "ring"
+    summary: ClassVar[str] = "hash ring with virtual nodes"
     removes_any_node: ClassVar[bool] = True
     exact_ownership: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     stateful: ClassVar[bool] = False
     options: ClassVar[frozenset[str]] = frozenset({"vnodes"})
+
+    #: The most points a ring holds (about 200 MB at 16-20 bytes per point): a constructor,
+    #: ``add`` or ``set_weight`` that would need more raises LimitExceededError, before
+    #: allocating anything.
+    MAX_POINTS: ClassVar[int] = 10_000_000
 
     def __init__(
         self,
@@ -143,7 +154,12 @@ class HashRing:
         hash: str | KeyHasher | None = None,
     ) -> None:
         if isinstance(vnodes, bool) or not isinstance(vnodes, int) or vnodes < 1:
-            raise ValueError(f"vnodes must be a positive int, got {vnodes!r}")
+            raise InvalidArgumentError(f"vnodes must be a positive int, got {vnodes!r}")
+        if vnodes > self.MAX_POINTS:
+            raise LimitExceededError(
+                f"vnodes must be at most HashRing.MAX_POINTS ({self.MAX_POINTS:,} points on "
+                f"one ring), got {vnodes:,}"
+            )
         self._init_empty(vnodes, get_hasher(hash), ketama=False)
         self._add_many(_normalise_members(nodes))
 
@@ -241,7 +257,9 @@ class HashRing:
         """How many points each node gets for the given weights."""
         if not self._ketama:
             v = self._vnodes
-            return {name: max(1, round(v * w)) for name, w in weights.items()}
+            # min(): a huge weight must not make a huge int before the limit is checked
+            cap = self.MAX_POINTS + 1
+            return {name: max(1, round(min(cap, v * w))) for name, w in weights.items()}
         n = len(weights)
         if not n:
             return {}
@@ -301,6 +319,12 @@ class HashRing:
             if old != new:
                 changes.append((name, old, new))
         changes.sort()
+        points = self._hashes.size + sum(new - old for _, old, new in changes)
+        if points > self.MAX_POINTS:
+            raise LimitExceededError(
+                f"the ring would need at least {points:,} points, more than HashRing.MAX_POINTS "
+                f"({self.MAX_POINTS:,}); lower vnodes or the weights"
+            )
         return counts, changes
 
     def _apply(
@@ -380,7 +404,7 @@ class HashRing:
                 raise DuplicateNodeError(f"node {name!r} is already in the ring")
             weights[name] = check_weight(name, weight)
             if self._ketama and int(weights[name]) != weights[name]:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"ketama weights must be positive integers, got {weight!r} for node {name!r}"
                 )
             added.append(name)
@@ -430,7 +454,7 @@ class HashRing:
             raise UnknownNodeError(f"node {node!r} is not in the ring")
         w = check_weight(node, weight)
         if self._ketama and int(w) != w:
-            raise ValueError(f"ketama weights must be positive integers, got {weight!r}")
+            raise InvalidArgumentError(f"ketama weights must be positive integers, got {weight!r}")
         weights = dict(self._weights)
         weights[node] = w
         self._apply(weights, [], [], [node])
@@ -522,7 +546,9 @@ class HashRing:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self._nodes):
             if not self._nodes:
                 raise EmptyRingError("cannot look up a key in an empty ring")
-            raise ValueError(f"n must be an int between 1 and {len(self._nodes)}, got {n!r}")
+            raise InvalidArgumentError(
+                f"n must be an int between 1 and {len(self._nodes)}, got {n!r}"
+            )
         walk = self.preference(key)
         return [next(walk) for _ in range(n)]
 
@@ -636,12 +662,12 @@ class HashRing:
             EmptyRingError: either ring is empty.
         """
         if not isinstance(other, HashRing):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"movement_to compares two HashRings, got {type(other).__name__}; "
                 "use consistent.movement(before, after) for other placements"
             )
         if (self._hasher, self._ketama) != (other._hasher, other._ketama):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"rings must hash keys the same way, got {self._hasher!r} and {other._hasher!r}"
             )
         if not self._nodes or not other._nodes:

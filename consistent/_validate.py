@@ -24,7 +24,12 @@ from typing import Final, TypeVar
 
 import numpy as np
 
-from consistent._errors import UnknownNodeError, UnsupportedOperationError
+from consistent._errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    UnknownNodeError,
+    UnsupportedOperationError,
+)
 
 __all__ = [
     "COUNT_OUT_OF_RANGE",
@@ -48,15 +53,31 @@ _INTS_OR_NUMPY: Final = (int, np.integer)
 
 
 def check_name(node: object, subject: str = "node name") -> str:
-    """Check a node name is a str; ``subject`` starts the message ("node name", "node").
+    """Check a node name is a str with a UTF-8 encoding; ``subject`` starts the type error.
+
+    Node names are hashed as UTF-8 (ring points, seeds), so a str holding a lone surrogate
+    such as ``"\\ud800"`` cannot be a node: every algorithm refuses it here, with the same
+    message, before anything changes.
 
     >>> check_name(3)
     Traceback (most recent call last):
     ...
-    TypeError: node name must be a str, got int: 3
+    consistent._errors.InvalidTypeError: node name must be a str, got int: 3
+    >>> check_name("a\\ud800")
+    Traceback (most recent call last):
+    ...
+    consistent._errors.InvalidArgumentError: node name 'a\\ud800' cannot be used: node names \
+are hashed as UTF-8 and this one has none (surrogates not allowed at index 1)
     """
     if not isinstance(node, str):
-        raise TypeError(f"{subject} must be a str, got {type(node).__name__}: {node!r}")
+        raise InvalidTypeError(f"{subject} must be a str, got {type(node).__name__}: {node!r}")
+    try:
+        node.encode()
+    except UnicodeEncodeError as error:
+        raise InvalidArgumentError(
+            f"node name {node!r} cannot be used: node names are hashed as UTF-8 and this one "
+            f"has none ({error.reason} at index {error.start})"
+        ) from None
     return node
 
 
@@ -65,7 +86,7 @@ def _check_number(node: str, weight: object, expected: str, numpy_scalars: bool)
     kinds = _NUMBERS_OR_NUMPY if numpy_scalars else _NUMBERS
     if isinstance(weight, bool) or not isinstance(weight, kinds):
         colon = ":" if numpy_scalars else ""
-        raise TypeError(
+        raise InvalidTypeError(
             f"weight must be {expected}, got {type(weight).__name__}{colon} {weight!r} "
             f"for node {node!r}"
         )
@@ -85,12 +106,12 @@ def check_weight(
     >>> check_weight("b", -1)
     Traceback (most recent call last):
     ...
-    ValueError: weight must be a positive number, got -1 for node 'b'
+    consistent._errors.InvalidArgumentError: weight must be a positive number, got -1 for node 'b'
     """
     _check_number(node, weight, "a positive number", numpy_scalars)
     value = float(weight)  # type: ignore[arg-type]
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"weight must be {expected}, got {weight!r} for node {node!r}")
+        raise InvalidArgumentError(f"weight must be {expected}, got {weight!r} for node {node!r}")
     return value
 
 
@@ -120,13 +141,14 @@ def check_count(
     >>> check_count(4, 3)
     Traceback (most recent call last):
     ...
-    ValueError: n must be an int between 1 and 3 (the number of nodes), got 4
+    consistent._errors.InvalidArgumentError: n must be an int between 1 and 3 (the number \
+of nodes), got 4
     """
     kinds = _INTS_OR_NUMPY if numpy_scalars else int
     if isinstance(n, bool) or not isinstance(n, kinds):
-        raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
+        raise InvalidTypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
     if not 1 <= n <= size:
-        raise ValueError(out_of_range.format(size=size, n=n))
+        raise InvalidArgumentError(out_of_range.format(size=size, n=n))
     return int(n)
 
 
@@ -152,10 +174,10 @@ def member_pairs(
     >>> member_pairs("ab", "nodes must be names, got the {kind} {value!r}")
     Traceback (most recent call last):
     ...
-    TypeError: nodes must be names, got the str 'ab'
+    consistent._errors.InvalidTypeError: nodes must be names, got the str 'ab'
     """
     if isinstance(nodes, refuse):
-        raise TypeError(refusal.format(kind=type(nodes).__name__, value=nodes))
+        raise InvalidTypeError(refusal.format(kind=type(nodes).__name__, value=nodes))
     if weights and isinstance(nodes, Mapping):
         return list(nodes.items())
     return [(node, 1) for node in nodes]

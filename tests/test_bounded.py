@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import consistent
 from consistent import (
     BoundedLoadRing,
     DuplicateNodeError,
@@ -287,3 +288,25 @@ def test_repr_is_valid_python_and_copy_is_independent() -> None:
     assert ring.assigned == 0 and "c" not in ring
     ring._check()
     other._check()
+
+
+def test_refusals_are_consistent_errors_and_builtins() -> None:
+    ring = BoundedLoadRing(["a"])
+    ring.assign("k")
+    before = (ring.loads(), ring.assigned)
+    calls: list[tuple[object, type[Exception], type[Exception]]] = [
+        (lambda: ring.release("never"), consistent.UnknownKeyError, KeyError),
+        (lambda: ring.remove("a"), consistent.InvalidArgumentError, ValueError),
+        (lambda: BoundedLoadRing(["a"], eps=0), consistent.InvalidArgumentError, ValueError),
+        (lambda: BoundedLoadRing(["a"], eps="1"), consistent.InvalidTypeError, TypeError),
+        (lambda: BoundedLoadRing(["a"], vnodes=10**9), consistent.LimitExceededError, ValueError),
+    ]
+    for call, error, builtin in calls:
+        with pytest.raises(error) as caught:
+            call()  # type: ignore[operator]
+        assert isinstance(caught.value, builtin)
+    with pytest.raises(KeyError) as caught:
+        ring.release("never")
+    assert str(caught.value) == "key 'never' has no outstanding assignment"
+    assert (ring.loads(), ring.assigned) == before
+    ring._check()

@@ -14,6 +14,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import consistent
 from consistent import (
     KeyedHasher,
     KeyHasher,
@@ -230,3 +231,37 @@ def test_mixer_is_xxh3_of_the_hash_bytes(h: int, seed: int) -> None:
     assert int(mix_many(np.array([h], dtype=np.uint64), bitflips)[0]) == expected
     assert mix_scalar(h.to_bytes(8, "little"), seed) == expected
     assert int(XXH3Hasher(seed).hash_uint64(np.array([h], dtype=np.uint64))[0]) == expected
+
+
+# -- errors are ConsistentErrors and the built-ins callers catch -------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "builtin", "message"),
+    [
+        (lambda: hash_key(1.5), consistent.InvalidTypeError, TypeError, "got float: 1.5"),
+        (lambda: hash_key(2**64), consistent.InvalidArgumentError, ValueError, "2\\*\\*64"),
+        (lambda: hash_key("x\ud800"), consistent.InvalidArgumentError, ValueError, "UTF-8"),
+        (lambda: hash_keys([1, 1.5]), consistent.InvalidTypeError, TypeError, "float"),
+        (lambda: hash_keys(np.zeros((2, 2))), consistent.InvalidArgumentError, ValueError,
+         "one-dimensional"),
+        (lambda: hash_keys(np.zeros(2)), consistent.InvalidTypeError, TypeError, "float64"),
+        (lambda: get_hasher("sha1"), consistent.InvalidArgumentError, ValueError, "'sha1'"),
+        (lambda: get_hasher(3), consistent.InvalidTypeError, TypeError, "int"),
+        (lambda: XXH3Hasher(seed=-1), consistent.InvalidArgumentError, ValueError, "-1"),
+        (lambda: KeyedHasher(b""), consistent.InvalidArgumentError, ValueError, "1 to 64"),
+    ],
+)
+def test_refusals_are_consistent_errors(call, error, builtin, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=message) as caught:
+        call()
+    assert isinstance(caught.value, builtin)
+    assert isinstance(caught.value, consistent.ConsistentError)
+
+
+@pytest.mark.parametrize("batch", ["user:42", b"user:42", bytearray(b"k"), memoryview(b"k")])
+def test_a_single_str_or_bytes_key_is_not_a_batch(batch: object) -> None:
+    with pytest.raises(consistent.InvalidTypeError, match="got a single") as caught:
+        hash_keys(batch)  # type: ignore[arg-type]
+    assert isinstance(caught.value, TypeError)
+    assert hash_keys(["user:42"]).tolist() == [hash_key("user:42")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import consistent
 from consistent import (
     DuplicateNodeError,
     EmptyRingError,
@@ -348,3 +350,39 @@ def test_mapping_weights_other_than_one_are_refused_like_add() -> None:
     with pytest.raises(TypeError, match="weight must be a number"):
         JumpHash({"x": "1"})
     assert JumpHash({"x": 1, "y": 1.0}) == JumpHash(["x", "y"])
+
+
+# -- jump_hash_many validates every key as jump_hash does -------------------------------
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [[-1, 5], [5, 2**64], [True, 1], [1.5], np.array([3, -1], dtype=np.int64), [None]],
+)
+def test_jump_hash_many_refuses_what_jump_hash_refuses(keys: object) -> None:
+    bad = next(
+        k for k in (keys.tolist() if isinstance(keys, np.ndarray) else keys)  # type: ignore[attr-defined]
+        if isinstance(k, (bool, float)) or k is None or not 0 <= k < 2**64
+    )
+    with pytest.raises(consistent.ConsistentError) as scalar:
+        jump_hash(bad, 10)
+    with pytest.raises(type(scalar.value), match=re.escape(str(scalar.value))):
+        jump_hash_many(keys, 10)  # type: ignore[arg-type]
+
+
+@given(st.lists(UINT64, max_size=20), BUCKETS)
+@settings(max_examples=50)
+def test_jump_hash_many_takes_any_list_of_uint64_ints(keys: list[int], n: int) -> None:
+    # numpy would read [2**63, 5] as floats: a list is converted key by key
+    assert jump_hash_many(keys, n).tolist() == [jump_hash(k, n) for k in keys]
+
+
+def test_a_jumphash_past_2_31_nodes_is_a_limit() -> None:
+    class Full(list):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return 2**31 - 1
+
+    ring = JumpHash(["a"])
+    ring._nodes = Full(["a"])  # only the length is read before refusing
+    with pytest.raises(consistent.LimitExceededError, match="at most 2,147,483,647 nodes"):
+        ring._check_new("b", 1)

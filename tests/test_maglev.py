@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import consistent
 from consistent import (
     DuplicateNodeError,
     EmptyRingError,
@@ -337,3 +338,22 @@ def test_pickle_and_deepcopy_keep_one_table() -> None:
         clone.add("d")
         clone._check()
     assert m.nodes == ("a", "b", "c")
+
+
+@pytest.mark.parametrize("table_size", [2**31 - 1, Maglev.MAX_TABLE_SIZE + 1, 10**40])
+def test_a_table_past_the_limit_is_refused_before_allocating(table_size: int) -> None:
+    with pytest.raises(consistent.LimitExceededError, match=r"Maglev\.MAX_TABLE_SIZE") as caught:
+        Maglev(["a"], table_size=table_size)
+    assert isinstance(caught.value, ValueError)
+    assert Maglev.MAX_TABLE_SIZE == 2**22
+
+
+def test_refusals_are_consistent_errors() -> None:
+    for call, builtin in (
+        (lambda: Maglev(["a"], table_size=65536), ValueError),  # not prime
+        (lambda: Maglev(["a"], table_size=1.5), TypeError),
+        (lambda: Maglev(["a", "b"], table_size=2), ValueError),  # no room
+    ):
+        with pytest.raises(consistent.ConsistentError) as caught:
+            call()
+        assert isinstance(caught.value, builtin)

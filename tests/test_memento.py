@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+import consistent
 from consistent import (
     DuplicateNodeError,
     EmptyRingError,
@@ -287,8 +288,9 @@ def test_repr_reproduces_the_state_after_removals() -> None:
 def test_from_state_rejects_inconsistent_states(
     args: tuple[object, ...], error: type[Exception], fragment: str
 ) -> None:
-    with pytest.raises(error, match=fragment):
+    with pytest.raises(error, match=fragment) as caught:
         MementoHash.from_state(*args)  # type: ignore[arg-type]
+    assert isinstance(caught.value, consistent.ConsistentError)
 
 
 def test_copy_is_independent_and_equal() -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import consistent
 from consistent import (
     DuplicateNodeError,
     EmptyRingError,
@@ -307,3 +308,20 @@ def test_the_minimum_share_is_not_bounded_as_documented() -> None:
     assert min(shares.values()) * n == pytest.approx(0.135, abs=0.002)
     assert max(shares.values()) * n < 1.2
     assert "not the minimum" in (MultiProbe.__doc__ or "")
+
+
+def test_more_probes_than_the_limit_are_refused_before_allocating() -> None:
+    with pytest.raises(consistent.LimitExceededError, match=r"MultiProbe\.MAX_PROBES") as caught:
+        MultiProbe(["a"], probes=10**9)
+    assert isinstance(caught.value, ValueError)
+    assert MultiProbe(["a"], probes=MultiProbe.MAX_PROBES).node_for("k") == "a"
+
+
+def test_refusals_are_consistent_errors() -> None:
+    for call, builtin in (
+        (lambda: MultiProbe(["a"], probes=0), ValueError),
+        (lambda: MultiProbe(["a"], probes=2.0), TypeError),
+    ):
+        with pytest.raises(consistent.ConsistentError) as caught:
+            call()
+        assert isinstance(caught.value, builtin)

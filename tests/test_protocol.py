@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 
 import consistent
 from consistent import (
+    ConsistentError,
     DuplicateNodeError,
     EmptyRingError,
+    InvalidArgumentError,
+    InvalidTypeError,
     Placement,
     UnknownNodeError,
 )
@@ -204,3 +207,53 @@ def test_a_str_key_without_utf8_encoding_raises_value_error_naming_it(name: str)
         placement.nodes_for("x\udfff", 2)
     with pytest.raises(ValueError, match=message):
         placement.lookup_many(["ok", "x\udfff"])
+
+
+# -- errors: every refusal is a ConsistentError and the built-in a caller would catch ----
+
+
+@algorithms
+@pytest.mark.parametrize("batch", ["user:42", b"user:42", bytearray(b"ab")])
+def test_a_single_str_or_bytes_is_not_a_batch_of_keys(name: str, batch: Any) -> None:
+    placement = build(name)
+    for lookup in (placement.lookup_many, placement.lookup_codes):
+        with pytest.raises(InvalidTypeError, match=r"got a single .*; pass \[") as caught:
+            lookup(batch)
+        assert isinstance(caught.value, TypeError)
+    assert placement.lookup_many(["user:42"]).tolist() == [placement.node_for("user:42")]
+
+
+@algorithms
+def test_a_node_name_without_utf8_encoding_is_refused_the_same_way_everywhere(name: str) -> None:
+    message = r"node name 'x\\ud800' cannot be used: node names are hashed as UTF-8"
+    placement = build(name)
+    before = snapshot(placement)
+    with pytest.raises(InvalidArgumentError, match=message):
+        placement.add("x\ud800")
+    assert snapshot(placement) == before
+    with pytest.raises(InvalidArgumentError, match=message):
+        build(name, ["a", "x\ud800"])
+
+
+@algorithms
+def test_bad_arguments_raise_consistent_errors_that_are_also_builtins(name: str) -> None:
+    placement = build(name)
+    before = snapshot(placement)
+    calls: list[tuple[Any, type[Exception]]] = [
+        (lambda: placement.add(3), TypeError),
+        (lambda: placement.add("x", weight=0), ValueError),
+        (lambda: placement.add("x", weight="2"), TypeError),
+        (lambda: placement.nodes_for("k", len(NODES) + 2), ValueError),
+        (lambda: placement.nodes_for("k", 0), ValueError),
+        (lambda: placement.node_for(1.5), TypeError),
+        (lambda: placement.node_for(2**64), ValueError),
+        (lambda: placement.lookup_many([1.5]), TypeError),
+        (lambda: placement.remove("nope"), KeyError),
+        (lambda: consistent.ALGORITHMS[name]("abc"), TypeError),
+    ]
+    for call, builtin in calls:
+        with pytest.raises(ConsistentError) as caught:
+            call()
+        assert isinstance(caught.value, builtin), (caught.value, builtin)
+    assert snapshot(placement) == before
+    placement._check()

@@ -115,4 +115,4 @@ def test_the_facts_table_in_the_docs_matches_the_classes() -> None:
         facts = (cls.removes_any_node, cls.exact_ownership, cls.weighted, cls.stateful)
         cells = [f"`{name}`", f"`{cls.__name__}`", *(yes_no[f] for f in facts), options]
         expected.append("| " + " | ".join(cells) + " |")
-    assert rows == expected
+    assert rows == expected, "docs/algorithms.md's facts table should read:\n" + "\n".join(expected)

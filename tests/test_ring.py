@@ -18,8 +18,10 @@ from consistent import (
     DuplicateNodeError,
     EmptyRingError,
     HashRing,
+    InvalidArgumentError,
     JumpHash,
     KeyHasher,
+    LimitExceededError,
     MD5Hasher,
     Placement,
     UnknownNodeError,
@@ -286,21 +288,43 @@ def test_empty_ring_lookups_raise_empty_ring_error():
         (lambda r: r.nodes_for("k", 3), ValueError, "got 3"),
         (lambda r: r.nodes_for("k", 1.0), ValueError, "1.0"),
         (lambda r: r.node_for(1.5), TypeError, "float"),
-        (lambda r: r.add("\ud800"), UnicodeEncodeError, "surrogate"),
+        (lambda r: r.add("\ud800"), ValueError, "node name '\\\\ud800' cannot be used"),
+        (lambda r: r.lookup_many("user:42"), TypeError, "got a single str 'user:42'"),
+        (lambda r: r.lookup_codes(b"user:42"), TypeError, "got a single bytes"),
+        (lambda r: r.add("x", 10**7), LimitExceededError, "HashRing.MAX_POINTS"),
+        (lambda r: r.set_weight("a", 1e300), LimitExceededError, "HashRing.MAX_POINTS"),
     ],
 )
 def test_bad_calls_raise_named_errors_and_change_nothing(call, error, message):
     ring = HashRing({"a": 1, "b": 2}, vnodes=16)
     before = state(ring)
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as caught:
         call(ring)
+    assert isinstance(caught.value, ConsistentError)  # and the built-in ``error``
     assert state(ring) == before
     ring._check()
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: HashRing(["a"], vnodes=10**9),
+        lambda: HashRing(["a"], vnodes=10**30),
+        lambda: HashRing({"a": 1e12}),
+        lambda: HashRing({f"n{i}": 1 for i in range(62_501)}),  # 10,000,160 points
+    ],
+)
+def test_more_points_than_the_limit_are_refused_before_allocating(make):
+    with pytest.raises(LimitExceededError, match="MAX_POINTS") as caught:
+        make()
+    assert isinstance(caught.value, ValueError)
+    assert HashRing.MAX_POINTS == 10_000_000
+
+
 @pytest.mark.parametrize("vnodes", [0, -1, 1.5, True, "160"])
 def test_bad_vnodes(vnodes):
-    with pytest.raises(ValueError, match=f"vnodes must be a positive int, got {vnodes!r}"):
+    message = f"vnodes must be a positive int, got {vnodes!r}"
+    with pytest.raises(InvalidArgumentError, match=message):
         HashRing(["a"], vnodes=vnodes)
 
 

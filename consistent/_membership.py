@@ -417,7 +417,12 @@ class Membership:
 
     @property
     def version(self) -> int:
-        """How many times :attr:`members` has changed since construction (starts at 0)."""
+        """How many times :attr:`members` has changed since construction (starts at 0).
+
+        Every event that adds or removes a member raises it by one, so an :meth:`advance`
+        that removes two peers raises it by two, and an observer reading it during a call
+        sees the version of the view it is told about.
+        """
         return self._version
 
     def state(self, peer: str) -> str:

@@ -1,0 +1,278 @@
+"""Stateful test of Membership against a naive model that replays the whole message log.
+
+The model keeps nothing between steps but the log of calls. After every step it recomputes,
+from the first call, each peer's state, incarnation, last-heard time and deadline, the view,
+its version and the full list of events, with the rules of ``docs/membership.md`` written
+out as plainly as possible (a dict per peer; every ``advance`` scans every peer). The
+invariant compares all of it with the real object, whose deadlines live in a lazy heap, and
+calls ``Membership._check()``.
+
+Rules deliver heartbeats (some late, some about stale, current or newer incarnations),
+announcements, gossiped removals, rumours about the observer itself, leaves and rejoins, and
+let time pass: by arbitrary steps, exactly to ``next_deadline()``, and now and then
+backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from consistent import Membership, MembershipEvent
+
+SELF = "a"
+PEERS = ["b", "c", "d", "e"]
+NAMES = [SELF, *PEERS]
+
+Event = tuple[float, str, str, str, str, int]
+IN_VIEW = ("alive", "suspect")
+
+
+@dataclass
+class Params:
+    start: float
+    interval: float
+    k: int
+    suspicion: float
+    incarnation: int
+    members: dict[str, int]
+
+
+@dataclass
+class NaivePeer:
+    state: str
+    incarnation: int
+    heard: float
+    since: float
+
+
+@dataclass
+class Replayed:
+    """Everything the model derives from the log."""
+
+    peers: dict[str, NaivePeer] = field(default_factory=dict)
+    self_state: str = "alive"
+    self_incarnation: int = 0
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    def members(self) -> frozenset[str]:
+        names = {n for n, p in self.peers.items() if p.state in IN_VIEW}
+        if self.self_state == "alive":
+            names.add(SELF)
+        return frozenset(names)
+
+
+def due(p: NaivePeer, params: Params) -> float | None:
+    if p.state == "alive":
+        return p.heard + params.k * params.interval
+    if p.state == "suspect":
+        return p.since + params.suspicion
+    return None
+
+
+def replay(params: Params, log: list[tuple]) -> Replayed:
+    """Recompute everything from the constructor's arguments and the log of calls."""
+    r = Replayed(self_incarnation=params.incarnation)
+    for name, incarnation in params.members.items():
+        if name != SELF:
+            r.peers[name] = NaivePeer("alive", incarnation, params.start, params.start)
+    for call in log:
+        apply(r, params, call)
+    return r
+
+
+def apply(r: Replayed, params: Params, call: tuple) -> None:
+    kind = call[0]
+
+    def move(name: str, p: NaivePeer, to: str, trigger: str, t: float) -> None:
+        r.events.append((t, name, p.state, to, trigger, p.incarnation))
+        if (p.state in IN_VIEW) != (to in IN_VIEW):
+            r.version += 1  # one per event that adds or removes a member
+        p.state, p.since = to, t
+
+    if kind in ("heartbeat", "joined"):
+        _, name, t, inc = call
+        if name == SELF:
+            return
+        p = r.peers.get(name)
+        if p is None:
+            r.peers[name] = NaivePeer("alive", inc, t, t)
+            r.events.append((t, name, "absent", "alive", kind, inc))
+            r.version += 1
+        elif p.state == "alive":
+            if inc >= p.incarnation:
+                p.incarnation, p.heard = inc, max(p.heard, t)
+        elif p.state == "suspect":
+            if inc > p.incarnation or (inc == p.incarnation and t >= p.since):
+                p.incarnation, p.heard = inc, max(p.heard, t)
+                move(name, p, "alive", kind, t)
+            elif inc == p.incarnation:
+                p.heard = max(p.heard, t)
+        elif inc > p.incarnation:  # dead or left
+            p.incarnation, p.heard = inc, max(p.heard, t)
+            move(name, p, "alive", kind, t)
+    elif kind in ("left", "confirm_dead"):
+        _, name, t, inc = call
+        target = "left" if kind == "left" else "dead"
+        if name == SELF:
+            if r.self_state == "alive" and inc >= r.self_incarnation:
+                r.self_incarnation = inc + 1
+                r.events.append((t, SELF, "alive", "alive", "refute", r.self_incarnation))
+            return
+        p = r.peers.get(name)
+        if p is None:
+            r.peers[name] = NaivePeer(target, inc, t, t)
+            r.events.append((t, name, "absent", target, kind, inc))
+        elif p.state in ("alive", "suspect"):
+            if inc >= p.incarnation:
+                p.incarnation = inc
+                move(name, p, target, kind, t)
+        elif inc > p.incarnation:
+            p.incarnation = inc
+            if p.state != target:
+                move(name, p, target, kind, t)
+    elif kind == "advance":
+        now = call[1]
+        fired = sorted(
+            (d, name) for name, p in r.peers.items()
+            if (d := due(p, params)) is not None and d <= now
+        )
+        for _, name in fired:
+            p = r.peers[name]
+            if p.state == "alive":
+                move(name, p, "suspect", "missed_heartbeats", now)
+            if p.state == "suspect" and p.since + params.suspicion <= now:
+                move(name, p, "dead", "suspicion_timeout", now)
+    elif kind in ("leave", "rejoin"):
+        now = call[1]
+        source, target = ("alive", "left") if kind == "leave" else ("left", "alive")
+        if r.self_state == source:
+            r.self_incarnation += 1
+            r.self_state = target
+            r.events.append((now, SELF, source, target, kind, r.self_incarnation))
+            r.version += 1
+    else:  # pragma: no cover
+        raise AssertionError(call)
+
+
+def as_tuple(e: MembershipEvent) -> Event:
+    return (e.time, e.peer, e.from_state, e.to_state, e.trigger, e.incarnation)
+
+
+class MembershipMachine(RuleBasedStateMachine):
+    """Drive a Membership and the replaying model side by side."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple] = []
+        self.returned: list[Event] = []
+        self.observed: list[Event] = []
+
+    @initialize(
+        start=st.sampled_from([0.0, 1.0, 100.25]),
+        interval=st.sampled_from([0.5, 1.0, 0.3]),
+        k=st.integers(1, 3),
+        suspicion=st.sampled_from([0.0, 0.75, 2.0]),
+        incarnation=st.integers(0, 2),
+        members=st.dictionaries(st.sampled_from(NAMES), st.integers(0, 3), max_size=5),
+    )
+    def setup(self, start, interval, k, suspicion, incarnation, members) -> None:
+        self.params = Params(start, interval, k, suspicion, incarnation, members)
+        self.clock = start
+        self.m = Membership(
+            SELF, members, now=start, heartbeat_interval=interval, missed_heartbeats=k,
+            suspicion_timeout=suspicion, incarnation=incarnation,
+            observer=lambda e: self.observed.append(as_tuple(e)),
+        )
+
+    def _known(self, name: str) -> int:
+        known = self.m.incarnation_of(name)
+        return 0 if known is None else known
+
+    def _do(self, call: tuple) -> None:
+        kind, *args = call
+        events = getattr(self.m, kind)(*args)
+        self.log.append(call)
+        self.returned += [as_tuple(e) for e in events]
+
+    @rule(
+        name=st.sampled_from(NAMES),
+        lag=st.sampled_from([0.0, 0.0, 0.0, 0.2, 1.5]),
+        delta=st.sampled_from([0, 0, 0, 1, -1, 2]),
+    )
+    def heartbeat(self, name, lag, delta) -> None:
+        self._do(("heartbeat", name, self.clock - lag, max(0, self._known(name) + delta)))
+
+    @rule(
+        kind=st.sampled_from(["joined", "left", "confirm_dead"]),
+        name=st.sampled_from(NAMES),
+        delta=st.sampled_from([0, 1, -1, 2]),
+    )
+    def message(self, kind, name, delta) -> None:
+        self._do((kind, name, self.clock, max(0, self._known(name) + delta)))
+
+    @rule(dt=st.sampled_from([0.0, 0.1, 0.5, 0.75, 1.0, 2.5]))
+    def pass_time(self, dt) -> None:
+        self.clock += dt
+
+    @rule(dt=st.sampled_from([0.0, 0.25, 1.0, 3.0]))
+    def advance(self, dt) -> None:
+        self.clock += dt
+        self._do(("advance", self.clock))
+
+    @rule()
+    def advance_to_next_deadline(self) -> None:
+        deadline = self.m.next_deadline()
+        if deadline is not None:
+            self.clock = max(self.clock, deadline)
+        self._do(("advance", self.clock))
+
+    @rule(back=st.sampled_from([0.5, 5.0]))
+    def advance_backwards(self, back) -> None:
+        self._do(("advance", self.clock - back))
+
+    @rule(kind=st.sampled_from(["leave", "rejoin"]))
+    def self_change(self, kind) -> None:
+        self._do((kind, self.clock))
+
+    @invariant()
+    def agrees_with_the_replayed_log(self) -> None:
+        m = self.m
+        m._check()
+        model = replay(self.params, self.log)
+        assert self.returned == model.events
+        assert self.observed == model.events
+        assert m.members == model.members()
+        assert m.version == model.version
+        assert m.incarnation == model.self_incarnation
+        assert m.state(SELF) == model.self_state
+        deadlines = []
+        for name in PEERS:
+            p = model.peers.get(name)
+            if p is None:
+                assert m.state(name) == "absent"
+                assert m.incarnation_of(name) is None and m.last_heard(name) is None
+                continue
+            assert (m.state(name), m.incarnation_of(name), m.last_heard(name)) == (
+                p.state, p.incarnation, p.heard,
+            ), name
+            d = due(p, self.params)
+            assert m.deadline_of(name) == d, name
+            if d is not None:
+                deadlines.append(d)
+        assert m.next_deadline() == (min(deadlines) if deadlines else None)
+        assert m.snapshot() == {
+            **{n: p.incarnation for n, p in model.peers.items()
+               if p.state in ("alive", "suspect")},
+            **({SELF: model.self_incarnation} if model.self_state == "alive" else {}),
+        }
+
+
+MembershipMachine.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=40, deadline=None
+)
+TestMembershipStateful = MembershipMachine.TestCase

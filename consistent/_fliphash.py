@@ -191,8 +191,7 @@ def flip_hash_many(
     out = np.zeros(array.size, dtype=np.uint64)
     if n == 1:
         return out
-    for start in range(0, array.size, _BLOCK):
-        _flip_block(array[start : start + _BLOCK], n - 1, s, out[start : start + _BLOCK])
+    _flip_into(array, n - 1, s, out)
     return out
 
 
@@ -200,9 +199,7 @@ def flip_codes(key_hashes: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.
     """FlipHash buckets of key hashes into ``[0, size)``, ``size < 2**31``, as int32."""
     out = np.zeros(key_hashes.size, dtype=np.uint64)
     if size > 1:
-        for start in range(0, key_hashes.size, _BLOCK):
-            block = key_hashes[start : start + _BLOCK]
-            _flip_block(block, size - 1, 0, out[start : start + _BLOCK])
+        _flip_into(key_hashes, size - 1, 0, out)
     return out.astype(np.int32)
 
 
@@ -250,10 +247,36 @@ def _power_of_two_answer(
     return masked
 
 
-def _flip_block(
+def _flip_into(
     keys: npt.NDArray[np.uint64], range_end: int, seed: int, out: npt.NDArray[np.uint64]
 ) -> None:
-    """FlipHash of one block of keys into ``[0, range_end]`` (``range_end >= 1``)."""
+    """FlipHash of ``keys`` into ``[0, range_end]`` (``range_end >= 1``), written to ``out``.
+
+    The power-of-two step runs block by block (in cache); the keys it leaves above
+    ``range_end`` are gathered over several blocks and re-drawn a block's worth at a
+    time, so the re-draw loop's iterations on a shrinking set are paid rarely.
+    """
+    pending: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]]
+    pending = []
+    gathered = 0
+    for start in range(0, keys.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        found = _flip_block(keys[block], range_end, seed, out[block])
+        if found is not None:
+            pending.append((found[0] + start, found[1], found[2]))
+            gathered += found[0].size
+        # Re-draw once a block's worth has gathered: the arrays stay in cache.
+        if gathered >= _BLOCK or (pending and start + _BLOCK >= keys.size):
+            index, k0, first = (np.concatenate(parts) for parts in zip(*pending, strict=True))
+            _redraw(index, k0, first, range_end, out)
+            pending, gathered = [], 0
+
+
+def _flip_block(
+    keys: npt.NDArray[np.uint64], range_end: int, seed: int, out: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None:
+    """The power-of-two answer of one block into ``out``; the keys it leaves above
+    ``range_end`` as (positions, ``key ^ seed``, first hash), or None."""
     length = range_end.bit_length()
     mask = (1 << length) - 1
     with np.errstate(over="ignore"):
@@ -262,23 +285,56 @@ def _flip_block(
         _mix_head(first)
         _mix_tail(first)
         answer = _power_of_two_answer(k0, first, mask)
-        if range_end == mask:
-            out[:] = answer
-            return
-        over = answer > np.uint64(range_end)
         out[:] = answer
-        index = np.flatnonzero(over)
+        if range_end == mask:
+            return None
+        index = np.flatnonzero(answer > np.uint64(range_end))
         if not index.size:
-            return
-        k0, first = k0[index], first[index]
-        half = np.uint64(1 << (length - 1))
-        end = np.uint64(range_end)
+            return None
+        return index, k0[index], first[index]
+
+
+# Below this many keys still drawing, finishing them one by one in Python is cheaper than
+# another round of numpy calls.
+_SCALAR_TAIL: Final = 16
+
+
+def _redraw(
+    index: npt.NDArray[np.intp],
+    k0: npt.NDArray[np.uint64],
+    first: npt.NDArray[np.uint64],
+    range_end: int,
+    out: npt.NDArray[np.uint64],
+) -> None:
+    """Finish the keys whose power-of-two answer fell in ``(range_end, 2**length)``.
+
+    Draw in the upper half until a draw is below ``2**(length-1)`` (the key takes its
+    smaller power-of-two answer) or at most ``range_end`` (the draw is the answer).
+    """
+    length = range_end.bit_length()
+    mask = (1 << length) - 1
+    half = np.uint64(1 << (length - 1))
+    end = np.uint64(range_end)
+    with np.errstate(over="ignore"):
         k1 = k0 * np.uint64(2 * length - 1)
         _mix_head(k1)
-        # Keys still drawing, as positions into index/k0/first; the rest are settled.
-        pending = np.arange(index.size)
-        lower = np.zeros(index.size, dtype=bool)
-        for i in range(1, _MAX_DRAWS + 1):
+        # The first draw for every key, then the keys still drawing (positions into
+        # index/k0/first) draw again; the rest are settled.
+        k = k1 * np.uint64(3)
+        _mix_tail(k)
+        k &= np.uint64(mask)
+        lower = k < half
+        hit = k <= end
+        hit &= ~lower
+        out[index[hit]] = k[hit]
+        hit |= lower
+        pending = np.flatnonzero(~hit)
+        for i in range(2, _MAX_DRAWS + 1):
+            if pending.size <= _SCALAR_TAIL:
+                for position in pending.tolist():
+                    out[index[position]] = flip_unchecked(int(k0[position]), range_end)
+                pending = pending[:0]
+                break
             k = k1[pending] * np.uint64(2 * i + 1)
             _mix_tail(k)
             k &= np.uint64(mask)
@@ -287,8 +343,6 @@ def _flip_block(
             out[index[pending[hit]]] = k[hit]
             lower[pending[below]] = True
             pending = pending[~(below | hit)]
-            if not pending.size:
-                break
         lower[pending] = True  # out of draws: the lower half
         chosen = np.flatnonzero(lower)
         if chosen.size:

@@ -36,7 +36,7 @@ JumpBackHash and a JumpBackAnchor over the same nodes agree on homes and prefere
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -203,8 +203,7 @@ def jump_back_codes(keys: npt.NDArray[np.uint64], num_buckets: int) -> npt.NDArr
     """JumpBackHash of a uint64 array into ``[0, num_buckets)``, unchecked, as int32."""
     out = np.zeros(keys.size, dtype=np.int32)
     if num_buckets > 1:
-        for start in range(0, keys.size, _BLOCK):
-            jump_back_block(keys[start : start + _BLOCK], num_buckets, out[start : start + _BLOCK])
+        jump_back_into(keys, num_buckets, out)
     return out
 
 
@@ -237,95 +236,144 @@ def _odd_bit_counts(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return p
 
 
-def jump_back_block(
+def jump_back_into(
     keys: npt.NDArray[np.uint64],
     num_buckets: int,
     out: npt.NDArray[np.int32],
     states: npt.NDArray[np.uint64] | None = None,
 ) -> None:
-    """JumpBackHash of one block of keys over ``num_buckets >= 2``, into ``out``.
+    """JumpBackHash of ``keys`` over ``num_buckets >= 2``, written to ``out``.
 
     With ``states``, also writes each key's generator state after its last draw (for
-    JumpBackAnchor, which continues the stream).
+    JumpBackAnchor, which continues the stream). The first draw runs block by block (in
+    cache); the keys whose candidate is at or above ``num_buckets`` are gathered over
+    several blocks and re-drawn a block's worth at a time, so the re-draw loop's
+    iterations on a shrinking set are paid rarely.
     """
-    n = np.uint64(num_buckets)
+    parts: list[tuple[npt.NDArray[Any], ...]] = []
+    gathered = 0
+    for start in range(0, keys.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        block_states = None if states is None else states[block]
+        found = _first_draw(keys[block], num_buckets, out[block], block_states)
+        if found is not None:
+            parts.append((found[0] + start, *found[1:]))
+            gathered += found[0].size
+        if gathered >= _BLOCK or (parts and start + _BLOCK >= keys.size):
+            index, state, r0, x = (np.concatenate(column) for column in zip(*parts, strict=True))
+            _redraw(index, state, r0, x, num_buckets, out, states)
+            parts, gathered = [], 0
+
+
+def _candidates(r0: npt.NDArray[np.uint64], x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The candidate bucket of each key in the top range of its ``x`` (0 if ``x == 0``)."""
     one = np.uint64(1)
+    # The highest set bit of x from its float64 exponent (exact: x < 2**31); x | 1 keeps
+    # the top bit of x >= 1 and gives bit 0 for x == 0.
+    high = ((x | one).astype(np.float64).view(np.uint64) >> np.uint64(52)) - np.uint64(1023)
+    low = one << high
+    # Java's long shift by bitCount(x) << 5 is 32 for an odd count, 0 for an even one.
+    bucket: npt.NDArray[np.uint64] = r0 >> (_odd_bit_counts(x) << np.uint64(5))
+    bucket &= low - one
+    bucket += low
+    bucket[x == 0] = 0
+    return bucket
+
+
+def _first_draw(
+    keys: npt.NDArray[np.uint64],
+    num_buckets: int,
+    out: npt.NDArray[np.int32],
+    states: npt.NDArray[np.uint64] | None,
+) -> tuple[npt.NDArray[Any], ...] | None:
+    """Candidates of one block into ``out``; the keys at or above ``num_buckets`` as
+    (positions, states, first draws, range bits), or None."""
     with np.errstate(over="ignore"):
         state = keys + np.uint64(GOLDEN)
         r0 = splitmix(state)
         x = r0 >> np.uint64(32)
         x ^= r0
         x &= np.uint64((1 << (num_buckets - 1).bit_length()) - 1)
-        # The highest set bit of x from its float64 exponent (exact: x < 2**31); x | 1
-        # keeps the top bit of x >= 1 and gives bit 0 for x == 0.
-        high = ((x | one).astype(np.float64).view(np.uint64) >> np.uint64(52)) - np.uint64(1023)
-        low = one << high
-        shift = _odd_bit_counts(x) << np.uint64(5)
-        bucket = r0 >> shift
-        bucket &= low - one
-        bucket += low
-        bucket[x == 0] = 0
-        if states is not None:
-            states[:] = state
-        over = np.flatnonzero(bucket >= n)
-        out[:] = bucket
-        if over.size:
-            _redraw(state[over], r0[over], x[over], n, over, out, states)
+        bucket = _candidates(r0, x)
+    if states is not None:
+        states[:] = state
+    out[:] = bucket
+    over = np.flatnonzero(bucket >= np.uint64(num_buckets))
+    if not over.size:
+        return None
+    return over, state[over], r0[over], x[over]
+
+
+# Below this many keys still drawing, finishing them one by one in Python is cheaper than
+# another round of numpy calls.
+_SCALAR_TAIL: Final = 16
 
 
 def _redraw(
+    index: npt.NDArray[np.intp],
     state: npt.NDArray[np.uint64],
     r0: npt.NDArray[np.uint64],
     x: npt.NDArray[np.uint64],
-    n: np.uint64,
-    index: npt.NDArray[np.intp],
+    num_buckets: int,
     out: npt.NDArray[np.int32],
     states: npt.NDArray[np.uint64] | None,
 ) -> None:
-    """Finish the keys whose candidate was at or above ``n``: re-draw, then descend.
+    """Finish the keys whose candidate was at or above ``num_buckets``.
 
-    ``index`` maps the subset back to positions in ``out`` (and ``states``).
+    Only the topmost range ``[low, 2 * low)`` can straddle ``num_buckets``, so all these
+    keys share it. Each further 32-bit half either hits ``[low, n)`` (the answer), or falls
+    below ``low`` (the key descends to its next range, whose candidate from ``r0`` is below
+    ``n``), or draws again. ``index`` maps the subset back to ``out`` (and ``states``).
     """
-    one = np.uint64(1)
+    n = np.uint64(num_buckets)
+    low = np.uint64(1 << ((num_buckets - 1).bit_length() - 1))
+    top = np.uint64((1 << (num_buckets - 1).bit_length()) - 1)
     golden = np.uint64(GOLDEN)
-    # The candidate's range [low, 2 * low): the top set bit of x.
-    high = ((x | one).astype(np.float64).view(np.uint64) >> np.uint64(52)) - np.uint64(1023)
-    low = one << high
-    top = (low << one) - one
-    answer = np.zeros(index.size, dtype=np.uint64)
-    pending = np.arange(index.size)
-    # Each 32-bit half settles a key (a hit below n) or sends it down a range with
-    # probability >= 1/2, so 200 draws are never all needed (bounded, checked below).
-    descend = np.zeros(index.size, dtype=bool)
-    for _ in range(200):
-        if not pending.size:
-            break
-        state[pending] += golden
-        r1 = splitmix(state[pending])
-        lo, tp = low[pending], top[pending]
-        for half_shift in (np.uint64(0), np.uint64(32)):
-            candidate = (r1 >> half_shift) & tp
-            down = candidate < lo
-            hit = ~down & (candidate < n)
-            answer[pending[hit]] = candidate[hit]
-            descend[pending[down]] = True
-            keep = ~(down | hit)
-            pending, r1, lo, tp = pending[keep], r1[keep], lo[keep], tp[keep]
-    else:  # pragma: no cover - each draw leaves with probability >= 1/2
-        raise AssertionError("JumpBackHash draw loop did not terminate")
-    # Descending keys: the next lower range holding a jump is below n, so its candidate
-    # from r0 is the answer (only the topmost range can straddle n).
-    going_down = np.flatnonzero(descend)
-    if going_down.size:
-        xd = x[going_down] ^ low[going_down]
-        r0d = r0[going_down]
-        hd = ((xd | one).astype(np.float64).view(np.uint64) >> np.uint64(52)) - np.uint64(1023)
-        ld = one << hd
-        bucket = r0d >> (_odd_bit_counts(xd) << np.uint64(5))
-        bucket &= ld - one
-        bucket += ld
-        bucket[xd == 0] = 0
-        answer[going_down] = bucket
+    with np.errstate(over="ignore"):
+        keys = state - golden  # for the scalar tail
+        answer = np.zeros(index.size, dtype=np.uint64)
+        descend = np.zeros(index.size, dtype=bool)
+        # The first re-draw for every key, without indirection.
+        state += golden
+        r1 = splitmix(state)
+        candidate = r1 & top
+        descend |= candidate < low
+        settled = candidate < n
+        np.copyto(answer, candidate, where=settled & ~descend)
+        settled |= descend
+        candidate = (r1 >> np.uint64(32)) & top
+        down = candidate < low
+        down &= ~settled
+        descend |= down
+        hit = candidate < n
+        hit &= ~settled
+        hit &= ~down
+        np.copyto(answer, candidate, where=hit)
+        settled |= candidate < n
+        pending = np.flatnonzero(~settled)
+        # Each half leaves the loop with probability >= 1/2: 200 rounds are never needed.
+        for _ in range(200):
+            if pending.size <= _SCALAR_TAIL:
+                for position in pending.tolist():
+                    bucket, after = jump_back_stream(int(keys[position]), num_buckets)
+                    answer[position] = bucket
+                    state[position] = after
+                break
+            state[pending] += golden
+            r1 = splitmix(state[pending])
+            for half_shift in (np.uint64(0), np.uint64(32)):
+                candidate = (r1 >> half_shift) & top
+                down = candidate < low
+                hit = ~down & (candidate < n)
+                answer[pending[hit]] = candidate[hit]
+                descend[pending[down]] = True
+                keep = ~(down | hit)
+                pending, r1 = pending[keep], r1[keep]
+        else:  # pragma: no cover - see above
+            raise AssertionError("JumpBackHash draw loop did not terminate")
+        going_down = np.flatnonzero(descend)
+        if going_down.size:
+            answer[going_down] = _candidates(r0[going_down], x[going_down] ^ low)
     out[index] = answer
     if states is not None:
         states[index] = state

@@ -40,7 +40,7 @@ which it accepts into an inconsistent instance) is refused; adding a bucket beyo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar, Final
 
 import numpy as np
@@ -59,7 +59,7 @@ from consistent._jumpback import (
     GOLDEN,
     MAX_BUCKETS,
     check_key,
-    jump_back_block,
+    jump_back_into,
     jump_back_stream,
     splitmix,
 )
@@ -75,7 +75,11 @@ from consistent._validate import (
 
 __all__ = ["JumpBackAnchor", "JumpBackAnchorBuckets"]
 
-_BLOCK: Final = 1 << 14
+# Keys per chunk of a batch lookup, and the most ids whose lookup arrays are kept dense.
+_CHUNK: Final = 1 << 16
+_DENSE_IDS: Final = 1 << 22
+# Below this many keys still walking, the scalar lookup finishes them.
+_SCALAR_TAIL: Final = 16
 
 
 class JumpBackAnchorBuckets:
@@ -288,23 +292,23 @@ class JumpBackAnchorBuckets:
         if historic <= 1:
             return out
         if not self._removed:
-            for start in range(0, hashes.size, _BLOCK):
-                jump_back_block(
-                    hashes[start : start + _BLOCK], historic, out[start : start + _BLOCK]
-                )
+            jump_back_into(hashes, historic, out)
             return out
         views, targets = self._lookup_arrays()
-        for start in range(0, hashes.size, _BLOCK):
-            block = out[start : start + _BLOCK]
-            states = np.empty(block.size, dtype=np.uint64)
-            jump_back_block(hashes[start : start + _BLOCK], historic, block, states)
-            _follow_anchors(block, states, views, targets)
+        for start in range(0, hashes.size, _CHUNK):
+            chunk = slice(start, start + _CHUNK)
+            states = np.empty(out[chunk].size, dtype=np.uint64)
+            jump_back_into(hashes[chunk], historic, out[chunk], states)
+            _follow_anchors(
+                out[chunk], states, hashes[chunk], views, targets, historic, self._bucket
+            )
         return out
 
     def _lookup_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Per id up to the largest removed one: its view (0 if working) and target."""
+        """Per id (all ids, or up to the largest removed one when ids are very many):
+        its view (0 if working) and target."""
         if self._arrays is None:
-            size = max(self._anchor) + 1
+            size = self._historic if self._historic <= _DENSE_IDS else max(self._anchor) + 1
             views = np.zeros(size, dtype=np.int64)
             targets = np.zeros(size, dtype=np.int64)
             for bucket, (view, target) in self._anchor.items():
@@ -414,19 +418,26 @@ class JumpBackAnchorBuckets:
 def _follow_anchors(
     out: npt.NDArray[np.int32],
     states: npt.NDArray[np.uint64],
+    hashes: npt.NDArray[np.uint64],
     views: npt.NDArray[np.int64],
     targets: npt.NDArray[np.int64],
+    historic: int,
+    scalar: Callable[[int], int],
 ) -> None:
     """Vectorised :meth:`JumpBackAnchorBuckets._bucket` after the JumpBackHash step.
 
     ``out`` holds each key's JumpBackHash bucket and ``states`` its generator state; keys
-    on removed buckets draw and follow anchors until they reach a working bucket.
+    on removed buckets draw and follow anchors until they reach a working bucket. The last
+    few keys still walking are finished one by one by ``scalar`` (the scalar lookup).
     """
-    size = views.size
-    last = np.int64(size - 1)
+    last = np.int64(views.size - 1)
+    dense = views.size >= historic  # every id has an entry
 
     def view_of(buckets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        found: npt.NDArray[np.int64] = views[np.minimum(buckets, last)]
+        if dense:
+            found: npt.NDArray[np.int64] = views[buckets]
+            return found
+        found = views[np.minimum(buckets, last)]
         found[buckets > last] = 0
         return found
 
@@ -434,19 +445,18 @@ def _follow_anchors(
     index = np.flatnonzero(view_of(bucket))
     if not index.size:
         return
-    bucket, state = bucket[index], states[index]
-    view = view_of(bucket)
+    state, view = states[index], view_of(bucket[index])
     low32 = np.uint64(0xFFFFFFFF)
     golden = np.uint64(GOLDEN)
     with np.errstate(over="ignore"):
-        while index.size:
+        while index.size > _SCALAR_TAIL:
             v = view.astype(np.uint64)
             state += golden
             product = (splitmix(state) & low32) * v
+            # Lemire's rejection: redraw while the low half is below 2**32 % v.
             rejected = np.flatnonzero((product & low32) < v)
             if rejected.size:
-                threshold = np.uint64(1 << 32) % v[rejected]
-                again = rejected[(product[rejected] & low32) < threshold]
+                again = rejected[(product[rejected] & low32) < (np.uint64(1 << 32) % v[rejected])]
                 while again.size:
                     state[again] += golden
                     product[again] = (splitmix(state[again]) & low32) * v[again]
@@ -460,12 +470,9 @@ def _follow_anchors(
                 follow = follow[found[follow] >= view[follow]]
             out[index] = bucket
             going_on = found > 0
-            index, bucket, state, view = (
-                index[going_on],
-                bucket[going_on],
-                state[going_on],
-                found[going_on],
-            )
+            index, state, view = index[going_on], state[going_on], found[going_on]
+    for position in index.tolist():
+        out[position] = scalar(int(hashes[position]))
 
 
 # -- JumpBackAnchor ----------------------------------------------------------------------

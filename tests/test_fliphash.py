@@ -80,6 +80,14 @@ def test_batch_equals_scalar(keys: list[int], n: int, seed: int) -> None:
     assert batch.tolist() == [flip_hash(k, n, seed=seed) for k in keys]
 
 
+@pytest.mark.parametrize("n", [3, 10, 513, 10_000, 2**31 - 1, 2**33 + 5, 2**64])
+def test_large_batches_equal_scalar(n: int) -> None:
+    # Enough keys that the vectorised re-draw loop runs (small batches finish in Python).
+    keys = np.random.default_rng(n % 1000).integers(0, 2**64, size=40_000, dtype=np.uint64)
+    expected = [flip_hash(k, n, seed=77) for k in keys.tolist()]
+    assert flip_hash_many(keys, n, seed=77).tolist() == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(key=UINT64, n=st.integers(min_value=1, max_value=2**40), seed=UINT64)
 def test_growing_moves_keys_only_to_the_new_bucket(key: int, n: int, seed: int) -> None:

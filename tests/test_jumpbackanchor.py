@@ -144,6 +144,25 @@ def test_batch_equals_scalar(size: int, removals: list[int], keys: list[int]) ->
     assert set(batch.tolist()) <= set(engine.buckets())
 
 
+@pytest.mark.parametrize(("size", "removed"), [(1000, 900), (50, 48), (5000, 1500)])
+def test_large_batches_equal_scalar(size: int, removed: int) -> None:
+    # Enough keys that the vectorised anchor walk runs (small batches finish in Python).
+    engine = JumpBackAnchorBuckets.with_buckets(size)
+    for bucket in np.random.default_rng(size).permutation(size)[:removed].tolist():
+        engine.remove_bucket(bucket)
+    keys = np.random.default_rng(removed).integers(0, 2**64, size=30_000, dtype=np.uint64)
+    assert engine.buckets_many(keys).tolist() == [engine.bucket(k) for k in keys.tolist()]
+
+
+def test_lookup_arrays_for_a_huge_id_space() -> None:
+    # 2**31 - 1 ids with three removed: the batch path keeps sparse arrays.
+    engine = JumpBackAnchorBuckets.from_state(
+        np.array([2**31 - 1, 5, 3_000_000, 77], dtype="<i4").tobytes()
+    )
+    keys = np.random.default_rng(4).integers(0, 2**64, size=20_000, dtype=np.uint64)
+    assert engine.buckets_many(keys).tolist() == [engine.bucket(k) for k in keys.tolist()]
+
+
 def test_balance_after_many_removals() -> None:
     engine = JumpBackAnchorBuckets.with_buckets(1000)
     order = np.random.default_rng(5).permutation(1000)

@@ -17,7 +17,6 @@ from consistent import (
     JumpHash,
     MD5Hasher,
     MementoHash,
-    Placement,
     UnknownNodeError,
     UnsupportedOperationError,
 )
@@ -33,10 +32,6 @@ MIXED_KEYS: list[str | bytes | int] = [
 
 def homes(ring: MementoHash, keys: npt.NDArray[np.uint64] = KEYS) -> npt.NDArray[np.object_]:
     return ring.lookup_many(keys)
-
-
-def test_is_a_placement() -> None:
-    assert isinstance(MementoHash(NODES), Placement)
 
 
 def test_without_removals_it_is_jump_hash() -> None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 import consistent
 from consistent import (
     DuplicateNodeError,
-    EmptyRingError,
     MD5Hasher,
     MultiProbe,
     UnknownNodeError,
@@ -208,20 +207,6 @@ def test_weights_are_not_supported() -> None:
     with pytest.raises(UnsupportedOperationError, match="use HashRing or Maglev"):
         mp.add("b", weight=0.5)
     assert mp.nodes == ("a",)
-    mp._check()
-
-
-def test_empty_lookups_raise() -> None:
-    mp = MultiProbe()
-    for call in (
-        lambda: mp.node_for("k"),
-        lambda: mp.lookup_many(["k"]),
-        lambda: mp.lookup_codes([1]),
-        lambda: mp.nodes_for("k", 1),
-    ):
-        with pytest.raises(EmptyRingError):
-            call()
-    assert mp.ownership() == {}
     mp._check()
 
 

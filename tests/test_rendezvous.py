@@ -16,7 +16,6 @@ from consistent import (
     DuplicateNodeError,
     EmptyRingError,
     MD5Hasher,
-    Placement,
     Rendezvous,
     UnknownNodeError,
     XXH3Hasher,
@@ -47,10 +46,6 @@ def naive_home(nodes: dict[str, float], key: object, hasher: XXH3Hasher = HASHER
         if best is None or ranked > best:
             best, home = ranked, node
     return home
-
-
-def test_is_a_placement() -> None:
-    assert isinstance(Rendezvous(WEIGHTS), Placement)
 
 
 @pytest.mark.parametrize("spec", [list(WEIGHTS), WEIGHTS])

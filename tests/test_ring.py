@@ -23,7 +23,6 @@ from consistent import (
     KeyHasher,
     LimitExceededError,
     MD5Hasher,
-    Placement,
     UnknownNodeError,
     XXH3Hasher,
     movement,
@@ -49,10 +48,6 @@ class TinyHasher(KeyHasher):
 
 def state(ring: HashRing) -> tuple:
     return (repr(ring), ring.points.tolist(), ring.lookup_many(INT_KEYS[:500]).tolist())
-
-
-def test_is_a_placement():
-    assert isinstance(HashRing(["a"]), Placement)
 
 
 @given(nodes=node_sets, vnodes=st.integers(1, 40), batch=st.lists(keys, max_size=25))

@@ -12,11 +12,13 @@ name (:data:`NodeRef`, resolved by :func:`node_index`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 __all__ = [
     "NodeRef",
+    "Outage",
     "is_server_name",
     "node_index",
     "server_names",
@@ -174,6 +176,20 @@ class MetricsConfig:
     availability_sample: int = _f(4096, "pos_int", "keys sampled for data availability")
 
 
+class Outage(NamedTuple):
+    """A server a fault takes out of service, and when: from ``start`` until ``end``.
+
+    ``end`` is ``math.inf`` when the server never comes back (a crash, a decommission).
+    Each fault class says which outages it causes (its ``outages`` method), so checks over
+    them (no two faults take one server out at once; a fault names a server that exists by
+    then) work for every kind, a new one included.
+    """
+
+    node: int
+    start: float
+    end: float
+
+
 @dataclass(frozen=True)
 class Crash:
     """A server goes down for good."""
@@ -181,6 +197,10 @@ class Crash:
     at: float = _f(10.0, "nonneg_float", "time of the crash")
     node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
     kind: str = field(default="crash", init=False, repr=False)
+
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """Out of service from ``at`` for good (``servers``: how many there are at the start)."""
+        return (Outage(node_index(self.node), self.at, math.inf),)
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,10 @@ class Restart:
     node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
     downtime: float = _f(5.0, "pos_float", "seconds it stays down")
     kind: str = field(default="restart", init=False, repr=False)
+
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """Out of service from ``at`` to ``at + downtime``."""
+        return (Outage(node_index(self.node), self.at, self.at + self.downtime),)
 
 
 @dataclass(frozen=True)
@@ -203,6 +227,11 @@ class RollingRestart:
     nodes: int = _f(0, "nonneg_int", "how many servers, in index order; 0 = all")
     kind: str = field(default="rolling-restart", init=False, repr=False)
 
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """Server ``k`` (of the first ``nodes``, or of all ``servers``) out ``k * pace`` later."""
+        return tuple(Outage(k, self.at + k * self.pace, self.at + k * self.pace + self.downtime)
+                     for k in range(self.nodes or servers))
+
 
 @dataclass(frozen=True)
 class Join:
@@ -211,6 +240,10 @@ class Join:
     at: float = _f(10.0, "nonneg_float", "time the new servers start")
     count: int = _f(1, "pos_int", "how many servers join")
     kind: str = field(default="join", init=False, repr=False)
+
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """None: joining takes no server out (the new ones exist from ``at``)."""
+        return ()
 
 
 @dataclass(frozen=True)
@@ -222,6 +255,10 @@ class Decommission:
     drain: float = _f(5.0, "nonneg_float", "seconds it keeps serving after announcing")
     kind: str = field(default="decommission", init=False, repr=False)
 
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """Leaving from the announcement at ``at`` for good (it drains, then stops)."""
+        return (Outage(node_index(self.node), self.at, math.inf),)
+
 
 @dataclass(frozen=True)
 class NetworkDelay:
@@ -231,6 +268,10 @@ class NetworkDelay:
     duration: float = _f(5.0, "pos_float", "how long it lasts")
     extra: float = _f(0.01, "nonneg_float", "extra one-way delay per hop in seconds")
     kind: str = field(default="network-delay", init=False, repr=False)
+
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """None: every server stays up, only slower to reach."""
+        return ()
 
 
 Fault = Union[Crash, Restart, RollingRestart, Join, Decommission, NetworkDelay]

@@ -11,7 +11,9 @@ Built-in scenarios live in ``sim/scenarios/*.toml`` and are found by name.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,27 +28,31 @@ from sim._config import (
     FAULT_KINDS,
     ClientConfig,
     ClusterConfig,
-    Crash,
-    Decommission,
+    Fault,
+    Join,
     MembershipConfig,
     MetricsConfig,
     NetworkConfig,
+    Outage,
     PlacementConfig,
-    Restart,
     RollingRestart,
     Scenario,
     WorkloadConfig,
     is_server_name,
-    node_index,
     server_names,
 )
 from sim._placement import ALGORITHMS, removal_capable
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "KEY_LIMITS",
+    "SECTIONS",
+    "TOP_LEVEL",
     "ScenarioError",
     "apply_overrides",
     "builtin_toml",
+    "describe_rule",
+    "is_scenario_path",
     "list_scenarios",
     "load_scenario",
     "parse_scenario",
@@ -56,7 +62,7 @@ __all__ = [
 DEFAULT_SCENARIO = "rolling-restart"
 """The scenario the README's main command runs and the golden summary records."""
 
-_SECTIONS: dict[str, type[Any]] = {
+SECTIONS: dict[str, type[Any]] = {
     "cluster": ClusterConfig,
     "placement": PlacementConfig,
     "network": NetworkConfig,
@@ -65,7 +71,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "workload": WorkloadConfig,
     "metrics": MetricsConfig,
 }
-_TOP_LEVEL = ("name", "description", "duration", "seed")
+"""The scenario's tables (``[cluster]``, ...) and the configuration class of each."""
+TOP_LEVEL = ("name", "description", "duration", "seed")
+"""The keys outside any table; ``[[faults]]`` is the one array of tables."""
 
 _CHOICES = {
     "service": ("exponential", "constant", "lognormal"),
@@ -89,6 +97,62 @@ MAX_REQUESTS = 10**8
 """Expected requests, ``workload.rate`` x ``duration`` (about an hour of wall time)."""
 MAX_BINS = 10**6
 """Time-series bins, ``duration`` / ``metrics.interval``."""
+
+
+KEY_LIMITS: dict[str, str] = {
+    "duration": "at least every fault's `at`",
+    "cluster.servers": f"with the servers join faults add, at most {MAX_SERVERS:,}",
+    "cluster.replication": "at most `cluster.servers`",
+    "placement.algorithm": "one that removes any node when a fault takes a server out",
+    "placement.options": "only the algorithm's own options (see the algorithm table)",
+    "placement.vnodes": f"x servers (joins included) at most {MAX_RING_POINTS:,} ring points",
+    "clients.count": f"at most {MAX_CLIENTS:,}",
+    "clients.health_check_cap": "at least `clients.health_check_base`",
+    "clients.retry_backoff_cap": "at least `clients.retry_backoff_base`",
+    "workload.rate": f"x `duration` at most {MAX_REQUESTS:,} expected requests",
+    "workload.keys": f"at most {MAX_KEYS:,}",
+    "workload.hot_keys": "less than `workload.keys` (popularity hotset)",
+    "metrics.interval": f"`duration` / interval at most {MAX_BINS:,} time-series bins",
+    "faults.at": "at most `duration`",
+    "faults.node": "a server that exists by then and that no other fault has out at the "
+                   "same time",
+    "faults.nodes": "at most `cluster.servers`",
+}
+"""Limits that involve more than one value (checked by :func:`parse_scenario` after each
+value's own rule), by key; ``faults.<field>`` applies to that field of every fault kind.
+The scenario reference (:mod:`sim._reference`) prints them beside each key's rule."""
+
+
+def describe_rule(rule: str) -> tuple[str, str]:
+    """The type and the limits a field's validation rule enforces, for the reference.
+
+    >>> describe_rule("pos_float"), describe_rule("hash")
+    (('number', '> 0'), ('string', "one of 'xxh3', 'md5'"))
+
+    Raises:
+        KeyError: no such rule.
+    """
+    if rule in _CHOICES:
+        return "string", "one of " + ", ".join(repr(c) for c in _CHOICES[rule])
+    if rule == "algorithm":
+        return "string", "one of " + ", ".join(repr(c) for c in ALGORITHMS)
+    return _RULES[rule]
+
+
+_RULES: dict[str, tuple[str, str]] = {
+    "pos_float": ("number", "> 0"),
+    "nonneg_float": ("number", ">= 0"),
+    "ge1_float": ("number", ">= 1"),
+    "share": ("number", "0 to 1"),
+    "pos_int": ("integer", ">= 1"),
+    "nonneg_int": ("integer", ">= 0"),
+    "seed": ("integer", ">= 0"),
+    "bool": ("boolean", ""),
+    "str": ("string", ""),
+    "table": ("table", ""),
+    "node": ("integer or string", "a server index >= 0 or a name like 's003'"),
+}
+"""What :func:`_check` enforces for each rule that is not a choice; every number is finite."""
 
 
 class ScenarioError(ValueError):
@@ -192,12 +256,12 @@ def parse_scenario(data: Mapping[str, Any], *, source: str = "scenario") -> Scen
     top: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     faults: list[Any] = []
-    allowed = sorted([*_TOP_LEVEL, *_SECTIONS, "faults"])
+    allowed = sorted([*TOP_LEVEL, *SECTIONS, "faults"])
     for key, value in data.items():
-        if key in _TOP_LEVEL:
+        if key in TOP_LEVEL:
             top[key] = value
-        elif key in _SECTIONS:
-            sections[key] = _build(_SECTIONS[key], value, key)
+        elif key in SECTIONS:
+            sections[key] = _build(SECTIONS[key], value, key)
         elif key == "faults":
             if not isinstance(value, list):
                 raise ScenarioError(
@@ -294,22 +358,14 @@ def _cross_check(scenario: Scenario) -> None:
             raise ScenarioError(
                 f"{where}.at must be within the run (duration {scenario.duration}), got {fault.at}"
             )
-        node = getattr(fault, "node", None)
-        if node is not None:
-            index = node if isinstance(node, int) else int(node[1:])
-            if index >= cluster.servers:
-                raise ScenarioError(
-                    f"{where}.node must name one of the {cluster.servers} servers "
-                    f"(0..{cluster.servers - 1} or 's000'..), got {node!r}"
-                )
         if isinstance(fault, RollingRestart) and fault.nodes > cluster.servers:
             raise ScenarioError(
                 f"{where}.nodes must be at most cluster.servers ({cluster.servers}), "
                 f"got {fault.nodes}"
             )
-        if fault.kind in ("crash", "restart", "rolling-restart", "decommission"):
-            removes = True
-    _check_no_return_from_permanent_faults(scenario)
+        if fault.outages(cluster.servers):
+            removes = True  # a server out of service leaves every view
+    _check_fault_targets(scenario)
     if removes and not algorithm.removes:
         raise ScenarioError(
             f"placement.algorithm {algorithm.name!r} cannot remove arbitrary nodes, which this "
@@ -318,41 +374,68 @@ def _cross_check(scenario: Scenario) -> None:
         )
 
 
-def _check_no_return_from_permanent_faults(scenario: Scenario) -> None:
-    """Reject a restart that would bring back a server a crash or decommission ended for good.
+def _server_starts(scenario: Scenario) -> list[tuple[float, int | None]]:
+    """When each server (by index) starts, and which join fault starts it (None: at 0).
 
-    A crash (or the end of a decommission's drain) at ``t`` is final only if no restart of
-    the same server is still to bring it up at or after ``t``: a restart whose up-time comes
-    first is fine (restart, then crash). Everything is known from the fault list, so this is
-    decided here rather than silently resurrecting the server during the run.
+    Join faults add servers in the order they are listed, as :mod:`sim._faults` runs them.
     """
-    ends: list[tuple[float, int, str]] = []  # (time it goes down for good, server, fault)
+    starts: list[tuple[float, int | None]] = [(0.0, None)] * scenario.cluster.servers
     for i, fault in enumerate(scenario.faults):
-        if isinstance(fault, Crash):
-            ends.append((fault.at, node_index(fault.node),
-                         f"faults[{i}] (crash at {fault.at:g})"))
-        elif isinstance(fault, Decommission):
-            ends.append((fault.at + fault.drain, node_index(fault.node),
-                         f"faults[{i}] (decommission at {fault.at:g})"))
-    if not ends:
-        return
-    names = server_names(scenario.max_servers)
+        if isinstance(fault, Join):
+            starts.extend([(fault.at, i)] * fault.count)
+    return starts
+
+
+def _span(outage: Outage) -> str:
+    """``from 3 to 6``, or ``for good from 5``."""
+    if math.isinf(outage.end):
+        return f"for good from {outage.start:g}"
+    return f"from {outage.start:g} to {outage.end:g}"
+
+
+def _check_fault_targets(scenario: Scenario) -> None:
+    """Every server a fault takes out exists by then, and no two faults overlap on one.
+
+    Generic over fault kinds: each says which servers it takes out and when
+    (``outages``, see :class:`~sim._config.Outage`). Servers added by a join fault may be
+    targeted after they start. Two faults that take the same server out at overlapping
+    times (closed intervals: one ending when the next begins overlaps too) would be merged
+    silently into one outage, so they are rejected, naming both. That includes bringing back
+    a server a crash or decommission ended for good.
+    """
+    starts = _server_starts(scenario)
+    total = len(starts)
+    names = server_names(max(total, 1))
+    initial = scenario.cluster.servers
+    by_node: dict[int, list[tuple[Outage, int, Fault]]] = {}
     for i, fault in enumerate(scenario.faults):
-        if isinstance(fault, Restart):
-            ups = [(node_index(fault.node), fault.at + fault.downtime)]
-        elif isinstance(fault, RollingRestart):
-            count = fault.nodes or scenario.cluster.servers
-            ups = [(k, fault.at + k * fault.pace + fault.downtime) for k in range(count)]
-        else:
-            continue
-        for node, up_at in ups:
-            for end_at, ended, what in ends:
-                if ended == node and end_at <= up_at:
-                    raise ScenarioError(
-                        f"faults[{i}] ({fault.kind}) would bring {names[node]} back up at "
-                        f"{up_at:g}, but {what} takes it down for good (a restart of it "
-                        f"must end before that)"
-                    )
+        for outage in fault.outages(initial):
+            if outage.node >= total:
+                joined = (f"; {initial} at the start and {total - initial} that join faults add"
+                          if total > initial else "")
+                raise ScenarioError(
+                    f"faults[{i}].node must name one of the {total} servers "
+                    f"(0..{total - 1} or {names[0]!r}..{names[total - 1]!r}{joined}), "
+                    f"got {getattr(fault, 'node', outage.node)!r}"
+                )
+            started, join = starts[outage.node]
+            if join is not None and outage.start <= started:
+                raise ScenarioError(
+                    f"faults[{i}] ({fault.kind}) takes {names[outage.node]} out at "
+                    f"{outage.start:g}, but it starts only at {started:g} (added by "
+                    f"faults[{join}], a join): a fault on it must come after that"
+                )
+            by_node.setdefault(outage.node, []).append((outage, i, fault))
+    for node, outages in sorted(by_node.items()):
+        outages.sort(key=lambda entry: (entry[0].start, entry[1]))
+        for (first, i, fault_i), (later, j, fault_j) in itertools.pairwise(outages):
+            if later.start <= first.end:
+                name = names[node]
+                raise ScenarioError(
+                    f"faults[{j}] ({fault_j.kind}) takes {name} out {_span(later)}, but "
+                    f"faults[{i}] ({fault_i.kind}) already has it out {_span(first)}: faults "
+                    f"on one server must not overlap"
+                )
 
 
 def _scenario_dir() -> Path:
@@ -408,7 +491,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     {'workload': {'rate': 5}, 'seed': 3}
 
     Raises:
-        ScenarioError: an override is not ``key=value`` or indexes a missing fault.
+        ScenarioError: an override is not ``key=value`` or indexes a fault the scenario lacks.
     """
     out: dict[str, Any] = _deep_copy(data)
     for item in overrides:
@@ -423,18 +506,37 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             where = ".".join(parts[: depth + 1])
             if isinstance(target, list):
                 if not part.isdigit() or int(part) >= len(target):
-                    raise ScenarioError(
-                        f"override {key}: {where} must index one of the {len(target)} entries"
-                    )
+                    missing = _no_entry(parts[depth - 1], part, target)
+                    raise ScenarioError(f"override {key}: {missing}")
                 target = target[int(part)]
             else:
                 if not isinstance(target, dict):
                     raise ScenarioError(f"override {key}: {where} is not a table")
-                target = target.setdefault(part, {})
+                # The one array of tables: a scenario without faults has none to index.
+                empty: Any = [] if depth == 0 and part == "faults" else {}
+                target = target.setdefault(part, empty)
         if not isinstance(target, dict):
             raise ScenarioError(f"override {key}: {'.'.join(parts[:-1])} is not a table")
         target[parts[-1]] = value
     return out
+
+
+def _no_entry(array: str, index: str, entries: list[Any]) -> str:
+    """Why ``array.index`` names nothing: ``the scenario has no fault 3 (it has 1: faults.0)``.
+
+    >>> _no_entry("faults", "0", [])
+    'the scenario has no fault 0 (it has no faults)'
+    >>> _no_entry("faults", "x", [{}, {}])
+    "faults are indexed by number from 0, got 'x' (the scenario has 2: faults.0 to faults.1)"
+    """
+    noun = array[:-1] if array.endswith("s") else array
+    count = len(entries)
+    has = (f"it has no {array}" if count == 0 else f"it has 1: {array}.0" if count == 1
+           else f"it has {count}: {array}.0 to {array}.{count - 1}")
+    if not index.isdigit():
+        return (f"{array} are indexed by number from 0, got {index!r} "
+                f"(the scenario has {has.removeprefix('it has ')})")
+    return f"the scenario has no {noun} {int(index)} ({has})"
 
 
 def normalise_overrides(overrides: object) -> list[str]:
@@ -469,16 +571,35 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+def is_scenario_path(spec: str | Path) -> bool:
+    """Whether ``spec`` names a TOML file rather than a built-in scenario.
+
+    A :class:`~pathlib.Path`, or a string with a path separator or ending in ``.toml``, is a
+    file; any other string is a built-in name, even when a file or directory of that name
+    exists (``run crash --out crash`` must not make ``crash`` mean the directory next time).
+    Write ``./crash`` to mean the file.
+
+    >>> is_scenario_path("crash"), is_scenario_path("./crash"), is_scenario_path("my.toml")
+    (False, True, True)
+    """
+    if isinstance(spec, Path):
+        return True
+    separators = {"/", os.sep, os.altsep or os.sep}
+    return spec.endswith(".toml") or any(sep in spec for sep in separators)
+
+
 def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
     """The raw dict of a built-in scenario name or a TOML file path, and a label for errors.
+
+    Which of the two ``spec`` is, is decided by its spelling alone (:func:`is_scenario_path`),
+    never by what happens to exist in the working directory.
 
     Raises:
         ScenarioError: the file is missing, unreadable or not TOML, or the name is unknown.
     """
     text_spec = str(spec)
     path = Path(text_spec)
-    looks_like_file = text_spec.endswith(".toml") or "/" in text_spec or path.exists()
-    if looks_like_file:
+    if is_scenario_path(spec):
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -487,7 +608,13 @@ def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
             raise ScenarioError(f"cannot read scenario file {text_spec!r}: {exc}") from None
         label = text_spec
     else:
-        text = builtin_toml(text_spec)
+        try:
+            text = builtin_toml(text_spec)
+        except ScenarioError as exc:
+            if path.is_file():
+                raise ScenarioError(f"{exc}; to run the file {text_spec!r}, write "
+                                    f"'./{text_spec}'") from None
+            raise
         label = f"built-in scenario {text_spec!r}"
     try:
         data = tomllib.loads(text)

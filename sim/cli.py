@@ -6,7 +6,16 @@ Every error is one line on stderr, ``consistent-sim: error: ...``, and exit stat
 informational lines (wall-clock timing, files written) and the progress bar go to stderr,
 and ``--quiet`` drops them.
 
-``--out DIR`` is checked (and created) before the run starts, so a bad path costs nothing.
+A scenario argument is a built-in name unless it contains a path separator or ends in
+``.toml`` (``./crash`` is the file, ``crash`` the built-in): a file or directory in the working
+directory never shadows a built-in.
+
+``run --out DIR`` is checked before the run starts (an existing non-directory, or a parent
+that is not a writable directory, fails at once; so does a missing matplotlib when figures
+are asked for) and created only once the run has finished, so a scenario that fails to
+validate or to start, or a run stopped by Ctrl-C, leaves no empty directory behind.
+
+Ctrl-C stops a command with status 130 (128 + SIGINT), the shell convention.
 
 When stdout is closed early (``consistent-sim list | head -1``) the command stops quietly,
 without an error message, and exits with status 141 (128 + SIGPIPE), as a command killed by
@@ -16,6 +25,7 @@ SIGPIPE would: ``set -o pipefail`` still sees the output was cut short.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -23,13 +33,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from sim import report
 from sim._placement import ALGORITHMS
+from sim._reference import scenario_toml
 from sim._run import run
 from sim._scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
-    builtin_toml,
     list_scenarios,
+    load_scenario,
     parse_value,
 )
 from sim._sweep import DEFAULT_METRICS, DEFAULT_REPLICATIONS, EXECUTORS, compare, sweep
@@ -45,7 +57,8 @@ EXIT_RUN_FAILED = 1
 """Exit status of a sweep in which some run raised (the others' results are still out)."""
 
 EXIT_INTERRUPTED = 130
-"""Exit status of a sweep stopped by Ctrl-C (128 + SIGINT), after writing what finished."""
+"""Exit status of a command stopped by Ctrl-C (128 + SIGINT); a sweep first writes what
+finished."""
 
 DEFAULT_ALGORITHMS = "ring,rendezvous,maglev"
 
@@ -168,18 +181,24 @@ def _parser() -> _Parser:
 
     p_run = sub.add_parser("run", help="run a scenario (a built-in name or a TOML file)")
     p_run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
-                       help=f"built-in name or TOML path (default: {DEFAULT_SCENARIO})")
+                       help="built-in name or TOML path; a path contains a '/' or ends in "
+                            f".toml, e.g. ./crash (default: {DEFAULT_SCENARIO})")
     common(p_run,
            "write summary.json, timeseries.csv, timeseries_served.csv and timeseries.png "
-           "here (created if missing)",
+           "here (checked before the run, created after it)",
            "no progress bar and no informational lines (timing, files written); the result "
            "(table, or JSON with --json) is still printed")
     p_run.add_argument("--json", action="store_true", help="print the JSON summary, not the table")
 
     sub.add_parser("list", help="list built-in scenarios and placement algorithms")
 
-    p_show = sub.add_parser("show", help="print a built-in scenario's TOML to copy and edit")
-    p_show.add_argument("name", help="built-in scenario name (see `consistent-sim list`)")
+    p_show = sub.add_parser(
+        "show", help="print a scenario with every setting, commented, to copy and edit",
+        description="Print a scenario as TOML with every setting (its value, meaning, type "
+                    "and limits) and a commented template of every fault kind; the full "
+                    "reference is docs/scenarios.md.")
+    p_show.add_argument("name", help="built-in scenario name (see `consistent-sim list`), or "
+                                     "a TOML path (with a '/' or ending in .toml)")
 
     p_cmp = sub.add_parser("compare", help="one scenario across algorithms or a parameter's values")
     p_cmp.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
@@ -244,21 +263,56 @@ def _parser() -> _Parser:
     return parser
 
 
-def _prepare_out(directory: str | None) -> Path | None:
-    """Check (and create) ``--out`` before the run, so a bad path fails fast."""
+def _check_out(directory: str | None) -> Path | None:
+    """Check ``--out`` without creating anything: it, or the nearest part of it that exists,
+    must be a writable directory. A bad path fails before the run, not after it."""
     if directory is None:
         return None
     path = Path(directory)
     if path.exists() and not path.is_dir():
         raise _UsageError(f"--out {directory!r} exists and is not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.exists():  # pragma: no cover - only on a vanished root
+        existing = Path.cwd()
+    if not existing.is_dir():
+        raise _UsageError(f"--out {directory!r}: cannot create directory: "
+                          f"{os.strerror(errno.ENOTDIR)}: {str(existing)!r}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be created in {str(existing)!r}"
+        raise _UsageError(f"--out {directory!r} {what}")
+    return path
+
+
+def _make_out(path: Path) -> Path:
+    """Create ``--out`` (checked by :func:`_check_out`) now that there is something to write."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _UsageError(f"--out {directory!r}: cannot create directory: "
+        raise _UsageError(f"--out {str(path)!r}: cannot create directory: "
                           f"{exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise _UsageError(f"--out {directory!r} is not writable")
     return path
+
+
+def _prepare_out(directory: str | None) -> Path | None:
+    """Check and create ``--out`` before a run (compare and sweep)."""
+    path = _check_out(directory)
+    return None if path is None else _make_out(path)
+
+
+def _check_figures(args: argparse.Namespace) -> None:
+    """Figures are asked for (``--out`` without ``--no-figures``): fail now without matplotlib.
+
+    Failing before the run, rather than writing the other files and skipping the figures, is
+    the better deal: the user learns it in a second instead of after a long run, gets no
+    directory silently missing what they asked for, and chooses: install the extra, or say
+    ``--no-figures``.
+    """
+    if args.out is not None and not args.no_figures and not report.figures_available():
+        raise _UsageError("figures need matplotlib, which is not installed: pip install "
+                          "'consistent-ring[sim]', or pass --no-figures to write the other "
+                          "files only")
 
 
 def _check_overrides(overrides: list[str]) -> None:
@@ -270,10 +324,12 @@ def _check_overrides(overrides: list[str]) -> None:
 
 def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     _check_overrides(args.overrides)
-    directory = _prepare_out(args.out)
+    directory = _check_out(args.out)
+    _check_figures(args)
+    scenario = load_scenario(args.scenario, args.overrides)
     bar = ProgressBar() if not args.quiet else None
     try:
-        result = run(args.scenario, seed=args.seed, overrides=args.overrides, progress=bar)
+        result = run(scenario, seed=args.seed, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -290,9 +346,14 @@ def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
                    f"{perf['events_per_second']:,.0f} events/s, "
                    f"{perf['requests_per_second']:,.0f} requests/s)\n")
     if directory is not None:
-        written = result.save(directory, figures=not args.no_figures)
+        written = result.save(_make_out(directory), figures=not args.no_figures)
         if not args.quiet:
             info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
+    out.write(scenario_toml(load_scenario(args.name)))
     return 0
 
 
@@ -419,8 +480,8 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    0; 1 when a sweep's run raised; 2 on any error; 130 when a sweep was interrupted (after
-    printing and writing what finished); 141 on a closed pipe.
+    0; 1 when a sweep's run raised; 2 on any error; 130 when interrupted by Ctrl-C (a sweep
+    prints and writes what finished first); 141 on a closed pipe.
     """
     out = sys.stdout
     try:
@@ -434,8 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "list":
             status = _cmd_list(out)
         else:
-            out.write(builtin_toml(args.name))
-            status = 0
+            status = _cmd_show(args, out)
         out.flush()
         return status
     except BrokenPipeError:
@@ -451,8 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"machine (lower workload.keys, workload.rate or duration)\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: error: interrupted\n")
-        return 2
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,6 +49,7 @@ __all__ = [
     "RunLike",
     "comparison_rows",
     "comparison_table",
+    "figures_available",
     "format_value",
     "plot_comparison",
     "plot_run",
@@ -219,13 +220,25 @@ def comparison_table(comparison: ComparisonLike) -> str:
     return "\n".join(lines)
 
 
+_NO_MATPLOTLIB = "figures need matplotlib: pip install 'consistent-ring[sim]'"
+
+
+def figures_available() -> bool:
+    """Whether figures can be drawn (matplotlib is installed), without importing it.
+
+    The command line asks before a run that will write figures, so a missing matplotlib
+    is an error in the first second rather than after the whole run.
+    """
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "figures need matplotlib: pip install 'consistent-ring[sim]'"
-        ) from None
+        raise RuntimeError(_NO_MATPLOTLIB) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -238,25 +251,65 @@ _STATE: dict[str, Any] = {"drawstyle": "steps-post"}
 """States (skew of ownership, views, availability) hold from their time on."""
 
 
-def _plain_formatter() -> Any:
-    from matplotlib.ticker import FuncFormatter
+def _latency_axis(ax: Any, *series_ms: Any) -> None:
+    """A log latency axis that always has labelled ticks, whatever the data.
 
-    return FuncFormatter(lambda value, _: f"{value:g}")
+    Major ticks at 1, 2 and 5 times powers of ten, and limits a factor 1.6 beyond the data
+    each way: the span is then wider than the largest gap between ticks (5 to 10 is x2), so
+    at least one tick is labelled even when every latency is within a few percent. Bins
+    without a completed request are gaps; with none at all the axis says so.
+    """
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    values = np.concatenate([np.asarray(s, dtype=float).ravel() for s in series_ms])
+    finite = values[np.isfinite(values) & (values > 0)]
+    if finite.size:
+        ax.set_ylim(float(finite.min()) / 1.6, float(finite.max()) * 1.6)
+    else:
+        ax.set_ylim(1.0, 10.0)
+        ax.text(0.5, 0.5, "no request completed", transform=ax.transAxes, ha="center",
+                va="center", color="grey")
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())  # no "6x10^0" minor tick labels
 
 
-def _no_labels() -> Any:
-    from matplotlib.ticker import NullFormatter
+_DOWN = {"color": "tab:red", "alpha": 0.08, "lw": 0}
+"""How the time a server was down is shaded."""
+_CHANGE = {"color": "grey", "lw": 0.6, "ls": ":"}
+"""How a membership change is marked."""
 
-    return NullFormatter()
 
+def _fault_spans(ax: Any, result: RunLike, *, label: bool = False) -> None:
+    """Shade the time each server was down; dotted lines mark membership changes.
 
-def _fault_spans(ax: Any, result: RunLike) -> None:
-    """Shade the time each server was down; dotted lines mark membership changes."""
-    for fault in result.summary["recovery"]["faults"]:
+    With ``label``, the first of each gets a legend entry ("server down", "membership
+    change"), so the legend that holds them explains the shading of every panel.
+    """
+    for i, fault in enumerate(result.summary["recovery"]["faults"]):
         end = fault["up_at"] if fault["up_at"] is not None else result.scenario.duration
-        ax.axvspan(fault["down_at"], end, color="tab:red", alpha=0.08, lw=0)
-    for change in result.summary["movement"]["changes"]:
-        ax.axvline(change["time"], color="grey", lw=0.6, ls=":")
+        ax.axvspan(fault["down_at"], end, label="server down" if label and i == 0 else None,
+                   **_DOWN)
+    for i, change in enumerate(result.summary["movement"]["changes"]):
+        ax.axvline(change["time"], label="membership change" if label and i == 0 else None,
+                   **_CHANGE)
+
+
+def _state_limits(values: Any, floor: float, ceiling: float = math.inf) -> tuple[float, float]:
+    """Limits for a quantity that is often 0 or at its maximum: a margin beyond both, so a
+    line at 0 (or at 100 %) is drawn inside the frame, not on it.
+
+    >>> _state_limits([0.0, 0.0], floor=1.0), _state_limits([0.0, 100.0], 1.0, 100.0)
+    ((-0.05, 1.05), (-5.0, 105.0))
+    """
+    import numpy as np
+
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    peak = min(ceiling, max(floor, float(finite.max()) if finite.size else 0.0))
+    return -0.05 * peak, 1.05 * peak
 
 
 _LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
@@ -267,12 +320,17 @@ _LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
 def plot_run(result: RunLike, directory: str | Path | None = None) -> list[Any]:
     """Throughput/failures, latency, load skew and availability over time.
 
+    Shaded spans are the time a server was down and dotted lines membership changes (the
+    top panel's legend names both).
+
     Returns the PNG paths written to ``directory``, or the figures when it is None.
     """
     plt = _pyplot()
     ts = result.timeseries
     t = ts["time"]
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True, layout="constrained")
+    for i, ax in enumerate(axes):
+        _fault_spans(ax, result, label=i == 0)
     interval = result.scenario.metrics.interval
     axes[0].plot(t, ts["succeeded"] / interval, label="succeeded/s", **_STEPS)
     axes[0].plot(t, ts["failed"] / interval, label="failed/s", **_STEPS)
@@ -280,12 +338,11 @@ def plot_run(result: RunLike, directory: str | Path | None = None) -> list[Any]:
     axes[0].plot(t, ts["retried"] / interval, label="retries/s", **_STEPS)
     axes[0].set_ylabel("requests/s")
     axes[0].legend(**_LEGEND)
-    axes[1].plot(t, ts["latency_p50"] * 1000, label="p50", **_STEPS)
-    axes[1].plot(t, ts["latency_p99"] * 1000, label="p99", **_STEPS)
+    p50, p99 = ts["latency_p50"] * 1000, ts["latency_p99"] * 1000
+    axes[1].plot(t, p50, label="p50", **_STEPS)
+    axes[1].plot(t, p99, label="p99", **_STEPS)
     axes[1].set_ylabel("latency (ms)")
-    axes[1].set_yscale("log")
-    axes[1].yaxis.set_major_formatter(_plain_formatter())
-    axes[1].yaxis.set_minor_formatter(_no_labels())  # no "6x10^0" minor tick labels
+    _latency_axis(axes[1], p50, p99)
     axes[1].legend(**_LEGEND)
     axes[2].plot(t, ts["served_peak_to_mean"], label="served peak-to-mean", **_STEPS)
     axes[2].plot(t, ts["keyspace_peak_to_mean"], label="key-space peak-to-mean", **_STATE)
@@ -295,20 +352,18 @@ def plot_run(result: RunLike, directory: str | Path | None = None) -> list[Any]:
                  **_STATE)
     axes[3].set_ylabel("stale views")
     axes[3].set_xlabel("simulated time (s)")
-    stale = ts["stale_views"]
-    axes[3].set_ylim(0, max(1.0, float(stale.max()) * 1.1 if stale.size else 1.0))
+    axes[3].set_ylim(*_state_limits(ts["stale_views"] * 1.1, floor=1.0))
     unavailable = axes[3].twinx()
     percent = ts["unavailable_keys"] * 100
     unavailable.plot(t, percent, color="tab:purple",
                      label="keys with no live replica (%)", **_STATE)
     unavailable.set_ylabel("keys unavailable (%)")
-    unavailable.set_ylim(*_percent_limits(percent))
+    unavailable.set_ylim(*_state_limits(percent, floor=1.0, ceiling=100.0))
     lines = axes[3].get_lines() + unavailable.get_lines()
+    lines = [line for line in lines if not line.get_label().startswith("_")]
     # Further right than the others: the twin axis's label sits between.
     axes[3].legend(lines, [line.get_label() for line in lines],
                    **{**_LEGEND, "bbox_to_anchor": (1.08, 1.0)})
-    for ax in axes:
-        _fault_spans(ax, result)
     fig.suptitle(f"{result.scenario.name} (seed {result.seed})")
     if directory is None:
         return [fig]
@@ -316,20 +371,6 @@ def plot_run(result: RunLike, directory: str | Path | None = None) -> list[Any]:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return [path]
-
-
-def _percent_limits(percent: Any) -> tuple[float, float]:
-    """A percentage axis from 0 to a little above the peak (0..1% when nothing is above 0).
-
-    >>> _percent_limits([0.0, 0.0]), _percent_limits([0.0, 40.0])
-    ((0.0, 1.0), (0.0, 44.0))
-    """
-    import numpy as np
-
-    values = np.asarray(percent, dtype=float)
-    finite = values[np.isfinite(values)]
-    peak = float(finite.max()) if finite.size else 0.0
-    return 0.0, min(100.0, max(1.0, peak * 1.1))
 
 
 def plot_comparison(comparison: ComparisonLike, directory: str | Path | None = None) -> list[Any]:
@@ -346,8 +387,7 @@ def plot_comparison(comparison: ComparisonLike, directory: str | Path | None = N
         axes[2].plot(ts["time"], ts["served_peak_to_mean"], label=label, **_STEPS)
     axes[0].set_ylabel("success ratio")
     axes[1].set_ylabel("p99 latency (ms)")
-    axes[1].set_yscale("log")
-    axes[1].yaxis.set_major_formatter(_plain_formatter())
+    _latency_axis(axes[1], *(r.timeseries["latency_p99"] * 1000 for r in comparison.results))
     axes[2].set_ylabel("served peak-to-mean")
     axes[2].set_xlabel("simulated time (s)")
     axes[0].legend(title=comparison.key, **_LEGEND)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim import ScenarioError, load_scenario, parse_scenario
+from sim._config import FAULT_KINDS, Outage
 from sim._scenario import MAX_REQUESTS, apply_overrides, builtin_toml
 
 if sys.version_info >= (3, 11):
@@ -101,7 +102,7 @@ def test_overrides_apply_before_validation() -> None:
     assert scenario.placement.algorithm == "rendezvous"
     with pytest.raises(ScenarioError, match="override expects key=value"):
         load_scenario("steady", ["workload.rate"])
-    with pytest.raises(ScenarioError, match="must index one of the 1 entries"):
+    with pytest.raises(ScenarioError, match="the scenario has no fault 3"):
         load_scenario("crash", ["faults.3.at=1"])
     with pytest.raises(ScenarioError, match=r"workload\.rate must be a positive number"):
         load_scenario("steady", ["workload.rate=0"])
@@ -145,32 +146,180 @@ def test_unknown_keys_are_always_rejected_by_name(key: str) -> None:
 _CRASH_2 = {"kind": "crash", "at": 5.0, "node": 2}
 
 
-@pytest.mark.parametrize(
-    ("faults", "message"),
-    [
-        ([_CRASH_2, {"kind": "rolling-restart", "at": 10.0, "pace": 5.0, "downtime": 2.0}],
-         "faults[1] (rolling-restart) would bring s002 back up at 22, but faults[0] "
-         "(crash at 5) takes it down for good"),
-        ([{"kind": "restart", "at": 8.0, "node": "s002", "downtime": 4.0}, _CRASH_2],
-         "faults[0] (restart) would bring s002 back up at 12, but faults[1] (crash at 5)"),
-        ([{"kind": "decommission", "at": 3.0, "node": 2, "drain": 1.0},
-          {"kind": "restart", "at": 10.0, "node": 2}],
-         "faults[1] (restart) would bring s002 back up at 15, but faults[0] "
-         "(decommission at 3) takes it down for good"),
-    ],
-)
-def test_a_restart_cannot_bring_back_a_server_that_is_gone_for_good(
-    faults: list[dict[str, object]], message: str
-) -> None:
+def _outage(fault: dict[str, object], node: int = -1) -> Outage:
+    """The outage ``fault`` causes by its kind's own definition (a graceful drain included)."""
+    fields = {k: v for k, v in fault.items() if k != "kind"}
+    outages = FAULT_KINDS[str(fault["kind"])](**fields).outages(10)
+    return outages[0] if node < 0 else next(o for o in outages if o.node == node)
+
+
+def _out(fault: dict[str, object], node: int = -1) -> str:
+    """When ``fault`` takes a server out, as the messages say it: ``from 2 to 5``."""
+    outage = _outage(fault, node)
+    if outage.end == float("inf"):
+        return f"for good from {outage.start:g}"
+    return f"from {outage.start:g} to {outage.end:g}"
+
+
+_RESTART_2_5 = {"kind": "restart", "at": 2.0, "node": 1, "downtime": 3.0}
+_RESTART_3_6 = {"kind": "restart", "at": 3.0, "node": "s001", "downtime": 3.0}
+_ROLLING = {"kind": "rolling-restart", "at": 10.0, "pace": 5.0, "downtime": 2.0}
+_DECOMMISSION = {"kind": "decommission", "at": 3.0, "node": 2, "drain": 1.0}
+_RESTART_LATE = {"kind": "restart", "at": 10.0, "node": 2}
+_RESTART_AT_5 = {"kind": "restart", "at": 4.0, "node": "s002", "downtime": 4.0}
+_OVERLAPS = {
+    "two-crashes": ([_CRASH_2, {"kind": "crash", "at": 7.0, "node": "s002"}],
+                    "faults[1] (crash) takes s002 out for good from 7, but faults[0] (crash) "
+                    "already has it out for good from 5: faults on one server must not overlap"),
+    "restarts": ([_RESTART_2_5, _RESTART_3_6],
+                 f"faults[1] (restart) takes s001 out {_out(_RESTART_3_6)}, but faults[0] "
+                 f"(restart) already has it out {_out(_RESTART_2_5)}"),
+    # Listed in the other order: the outage that starts later is named first.
+    "restarts-listed-backwards": (
+        [_RESTART_3_6, _RESTART_2_5],
+        f"faults[0] (restart) takes s001 out {_out(_RESTART_3_6)}, but faults[1] (restart) "
+        f"already has it out {_out(_RESTART_2_5)}"),
+    # One ending exactly when the next begins overlaps too: their order would be arbitrary.
+    "touching": ([_RESTART_2_5, {"kind": "crash", "at": _outage(_RESTART_2_5).end, "node": 1}],
+                 f"faults[1] (crash) takes s001 out for good from {_outage(_RESTART_2_5).end:g}, "
+                 f"but faults[0] (restart) already has it out {_out(_RESTART_2_5)}"),
+    # s002 is the third server of a rolling restart: out 20 s after its start.
+    "rolling-restart": ([_ROLLING, {"kind": "restart", "at": 21.0, "node": 2}],
+                        f"faults[1] (restart) takes s002 out {_out(_RESTART_LATE | {'at': 21.0})}"
+                        f", but faults[0] (rolling-restart) already has it out "
+                        f"{_out(_ROLLING, node=2)}"),
+    # A restart cannot bring back a server a crash or a decommission ended for good.
+    "crash-then-rolling": ([_CRASH_2, _ROLLING],
+                           f"faults[1] (rolling-restart) takes s002 out {_out(_ROLLING, node=2)}"
+                           f", but faults[0] (crash) already has it out for good from 5"),
+    "restart-then-crash": ([_RESTART_AT_5, _CRASH_2],
+                           f"faults[1] (crash) takes s002 out for good from 5, but faults[0] "
+                           f"(restart) already has it out {_out(_RESTART_AT_5)}"),
+    "decommission-then-restart": (
+        [_DECOMMISSION, _RESTART_LATE],
+        f"faults[1] (restart) takes s002 out {_out(_RESTART_LATE)}, but faults[0] "
+        f"(decommission) already has it out for good from 3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_OVERLAPS))
+def test_overlapping_faults_on_one_server_are_rejected_naming_both(case: str) -> None:
+    faults, message = _OVERLAPS[case]
     with pytest.raises(ScenarioError) as caught:
         parse_scenario({"duration": 60, "faults": faults})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
-def test_a_restart_that_ends_before_the_crash_is_allowed() -> None:
+def test_faults_that_do_not_overlap_are_allowed() -> None:
     scenario = parse_scenario({"duration": 60, "faults": [
-        {"kind": "restart", "at": 1.0, "node": 2, "downtime": 2.0}, _CRASH_2,
+        {"kind": "restart", "at": 1.0, "node": 2, "downtime": 2.0},
+        {"kind": "crash", "at": 20.0, "node": 2},
         {"kind": "rolling-restart", "at": 10.0, "nodes": 2, "pace": 5.0},
+        {"kind": "restart", "at": 2.0, "node": 3, "downtime": 30.0},
+        {"kind": "network-delay", "at": 2.0, "duration": 50.0},
+        {"kind": "restart", "at": 40.0, "node": 0, "downtime": 1.0},
     ]})
-    assert [f.kind for f in scenario.faults] == ["restart", "crash", "rolling-restart"]
+    assert [f.kind for f in scenario.faults] == [
+        "restart", "crash", "rolling-restart", "restart", "network-delay", "restart"]
+
+
+def test_every_fault_kind_says_which_servers_it_takes_out_and_when() -> None:
+    inf = float("inf")
+    for kind, cls in FAULT_KINDS.items():
+        fault = cls()
+        outages = cls().outages(4)
+        assert all(isinstance(o, Outage) and o.start >= fault.at and o.end > o.start
+                   for o in outages), kind
+        if hasattr(fault, "node"):  # a fault on one server takes out that server only
+            assert [o.node for o in outages] == [0] and outages[0].start == fault.at, kind
+    assert FAULT_KINDS["crash"]().outages(4) == (Outage(0, 10.0, inf),)
+    assert FAULT_KINDS["decommission"]().outages(4) == (Outage(0, 10.0, inf),)
+    assert FAULT_KINDS["join"]().outages(4) == FAULT_KINDS["network-delay"]().outages(4) == ()
+    restart = FAULT_KINDS["restart"]()
+    (outage,) = restart.outages(4)
+    assert outage.end >= restart.at + restart.downtime
+    rolling = FAULT_KINDS["rolling-restart"]()
+    assert [(o.node, o.start) for o in rolling.outages(4)] == [
+        (k, 10.0 + 10 * k) for k in range(4)]
+    assert len(FAULT_KINDS["rolling-restart"](nodes=2).outages(4)) == 2
+
+
+def test_servers_a_join_adds_can_be_targeted_after_they_start() -> None:
+    faults = [{"kind": "join", "at": 5.0, "count": 2},
+              {"kind": "restart", "at": 6.0, "node": 10, "downtime": 2.0},
+              {"kind": "crash", "at": 9.0, "node": "s011"}]
+    scenario = parse_scenario({"duration": 15, "workload": {"rate": 300}, "faults": faults})
+    result = sim.run(scenario)
+    downs = [(f["node"], f["kind"], f["down_at"], f["up_at"])
+             for f in result.summary["recovery"]["faults"]]
+    assert downs == [("s010", "restart", 6.0, 8.0), ("s011", "crash", 9.0, None)]
+
+
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        ([{"kind": "crash", "at": 3.0, "node": "s010"}, {"kind": "join", "at": 5.0, "count": 2}],
+         "faults[0] (crash) takes s010 out at 3, but it starts only at 5 (added by faults[1], "
+         "a join): a fault on it must come after that"),
+        ([{"kind": "join", "at": 5.0}, {"kind": "restart", "at": 5.0, "node": 10}],
+         "faults[1] (restart) takes s010 out at 5, but it starts only at 5"),
+        ([{"kind": "join", "at": 5.0, "count": 2}, {"kind": "crash", "at": 7.0, "node": 12}],
+         "faults[1].node must name one of the 12 servers (0..11 or 's000'..'s011'; 10 at the "
+         "start and 2 that join faults add), got 12"),
+        ([{"kind": "crash", "at": 7.0, "node": "s010"}],
+         "faults[0].node must name one of the 10 servers (0..9 or 's000'..'s009'), got 's010'"),
+    ],
+    ids=["before-the-join", "at-the-join", "beyond-the-joined", "no-join"],
+)
+def test_a_fault_must_name_a_server_that_exists_by_then(
+    faults: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"duration": 60, "faults": faults})
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "override", "message"),
+    [
+        ("steady", "faults.0.at=3",
+         "override faults.0.at: the scenario has no fault 0 (it has no faults)"),
+        ("crash", "faults.3.at=1",
+         "override faults.3.at: the scenario has no fault 3 (it has 1: faults.0)"),
+        ("crash", "faults.first.at=1",
+         "override faults.first.at: faults are indexed by number from 0, got 'first' "
+         "(the scenario has 1: faults.0)"),
+    ],
+)
+def test_an_override_of_a_missing_fault_says_so(
+    scenario: str, override: str, message: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario, [override])
+    assert str(caught.value).endswith(message)
+    assert "{" not in str(caught.value)  # no internal representation
+
+
+def test_a_built_in_name_is_never_shadowed_by_a_file_or_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim._scenario import is_scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "crash").mkdir()
+    (tmp_path / "steady").write_text("duration = 3\n")
+    assert load_scenario("crash") == load_scenario(Path(sim.__file__).parent / "scenarios"
+                                                   / "crash.toml")
+    assert load_scenario("steady").duration == 60.0  # the built-in, not the file
+    # Asking for the file: a path separator, a .toml suffix or a Path.
+    assert load_scenario("./steady").duration == 3.0
+    assert load_scenario(Path("steady")).duration == 3.0
+    with pytest.raises(ScenarioError, match=r"cannot read scenario file '\./crash'"):
+        load_scenario("./crash")
+    # A name that is no built-in but a file says how to run the file.
+    (tmp_path / "mine").write_text("duration = 4\n")
+    with pytest.raises(ScenarioError, match=r"no built-in scenario 'mine'.*write '\./mine'"):
+        load_scenario("mine")
+    assert [is_scenario_path(s) for s in ("crash", "a/b", "x.toml", Path("crash"))] == [
+        False, True, True, True]

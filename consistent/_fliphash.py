@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent._appendonly import AppendOnlyPlacement
-from consistent._errors import InvalidArgumentError, InvalidTypeError
+from consistent._errors import EmptyRingError, InvalidArgumentError, InvalidTypeError
 from consistent._hashing import Key
 
 __all__ = ["FlipHash", "flip_hash", "flip_hash_many"]
@@ -399,6 +399,24 @@ class FlipHash(AppendOnlyPlacement):
 
     def _bucket(self, key_hash: int, size: int) -> int:
         return flip_unchecked(key_hash, size - 1)
+
+    def node_for(self, key: Key) -> str:
+        """The home node of ``key``.
+
+        Runtime complexity: O(1).
+
+        >>> FlipHash(["a"]).node_for(b"anything")
+        'a'
+
+        Raises:
+            EmptyRingError: there are no nodes.
+            TypeError, ValueError: ``key`` is not a valid key (see :func:`~consistent.hash_key`).
+        """
+        nodes = self._nodes
+        if not nodes:
+            raise EmptyRingError("FlipHash has no nodes")
+        # flip_unchecked called directly, not through _bucket: one call less per lookup.
+        return nodes[flip_unchecked(self._hash_key(key), len(nodes) - 1)]
 
     def _buckets(self, key_hashes: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.int32]:
         return flip_codes(key_hashes, size)

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consistent._appendonly import AppendOnlyPlacement
-from consistent._errors import InvalidArgumentError, InvalidTypeError
+from consistent._errors import EmptyRingError, InvalidArgumentError, InvalidTypeError
 from consistent._hashing import Key
 
 __all__ = ["JumpBackHash", "jump_back_hash", "jump_back_hash_many"]
@@ -432,6 +432,28 @@ class JumpBackHash(AppendOnlyPlacement):
         if size <= 1:
             return 0
         return jump_back_stream(key_hash, size)[0]
+
+    def node_for(self, key: Key) -> str:
+        """The home node of ``key``.
+
+        Runtime complexity: O(1) expected.
+
+        >>> JumpBackHash(["a"]).node_for(b"anything")
+        'a'
+
+        Raises:
+            EmptyRingError: there are no nodes.
+            TypeError, ValueError: ``key`` is not a valid key (see :func:`~consistent.hash_key`).
+        """
+        nodes = self._nodes
+        size = len(nodes)
+        if size > 1:
+            # jump_back_stream called directly, not through _bucket: one call less.
+            return nodes[jump_back_stream(self._hash_key(key), size)[0]]
+        if not nodes:
+            raise EmptyRingError("JumpBackHash has no nodes")
+        self._hash_key(key)  # a bad key raises here too
+        return nodes[0]
 
     def _buckets(self, key_hashes: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.int32]:
         return jump_back_codes(key_hashes, size)

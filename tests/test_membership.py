@@ -7,7 +7,9 @@ feeding every heartbeat.
 
 from __future__ import annotations
 
+import heapq
 import math
+import random
 import re
 from pathlib import Path
 
@@ -533,3 +535,261 @@ def test_fast_path_first_and_last_heartbeat_gives_identical_events(scenario) -> 
         assert sorted(heard_fast, key=_key) == sorted(heard_full, key=_key)
         assert adv_fast == adv_full
         assert obs_fast == obs_full
+
+
+# -- the simulator's recipe ---------------------------------------------------------------
+# A frozen, self-contained copy of the simulator's membership protocol as it was when
+# Membership was written (sim/_membership.py: crash -> each observer removes the peer at
+# L + k*H + spread; start -> seed view from a live peer, join announcements, notice the seed
+# members that are down or leaving; leave -> gossip), run twice on the same fault schedule and
+# the same random draws: once with the simulator's own rules (TODAY), once with one Membership
+# per server deciding (OBJECT), fed as the report to the simulator engineer describes. The two
+# must give every server the same sequence of views at the same times, to the bit.
+
+_H, _K, _PROP, _JOIN = 1.0, 3, 0.5, 1.0
+
+
+class _Srv:
+    def __init__(self, i: int) -> None:
+        self.i, self.name = i, f"s{i:03d}"
+        self.up = self.member = self.leaving = False
+        self.down_at = 0.0
+        self.incarnation = 0  # the simulator's stop counter: makes older news stale
+        self.view: frozenset[int] | None = None
+        self.m: Membership | None = None
+        self.obj_inc = -1  # the Membership incarnation of its last process
+
+
+class _Cluster:
+    def __init__(self, seed: int, n: int, extra: int, faults, use_object: bool) -> None:
+        self.use_object = use_object
+        self.rng = random.Random(seed)
+        phases = random.Random(seed + 1)
+        self.phases = [phases.random() * _H for _ in range(n + extra)]
+        self.servers = [_Srv(i) for i in range(n + extra)]
+        self.index = {s.name: s.i for s in self.servers}
+        self.heap: list = []
+        self.seq, self.now, self.faults = 0, 0.0, faults
+        self.history: dict[int, list] = {i: [] for i in range(n + extra)}
+        initial = frozenset(range(n))
+        for i in sorted(initial):
+            s = self.servers[i]
+            s.up = s.member = True
+            if use_object:
+                s.obj_inc = 0
+                s.m = Membership(s.name, [self.servers[j].name for j in sorted(initial)],
+                                 now=0.0, heartbeat_interval=_H, missed_heartbeats=_K)
+                self.record(s)
+            else:
+                self.set_view(s, initial)
+
+    def at(self, t: float, fn, *args) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, fn, args))
+
+    def run(self, until: float) -> None:
+        for t, kind, node in self.faults:
+            self.at(t, getattr(self, kind), node)
+        while self.heap and self.heap[0][0] <= until:
+            self.now, _, fn, args = heapq.heappop(self.heap)
+            fn(*args)
+
+    def set_view(self, s: _Srv, members: frozenset[int]) -> None:
+        if s.view != members:
+            s.view = members
+            self.history[s.i].append((self.now, tuple(sorted(members))))
+
+    def record(self, s: _Srv) -> None:
+        assert s.m is not None
+        self.set_view(s, frozenset(self.index[n] for n in s.m.members))
+
+    def last_heartbeat(self, i: int, before: float) -> float:
+        phase = self.phases[i]
+        if before < phase:
+            return phase - _H
+        return phase + _H * math.floor((before - phase) / _H)
+
+    def spread(self) -> float:
+        return self.rng.random() * _PROP
+
+    # -- faults
+    def crash(self, node: int) -> None:
+        self.go_down(node, "crash")
+        self.at(self.now + 0.2 + (node * 0.77) % 4.0, self.come_up, node)
+
+    def decommission(self, node: int) -> None:
+        s = self.servers[node]
+        if s.up and not s.leaving:
+            s.leaving = True
+            self.leaving(node)
+            self.at(self.now + 2.0, self.go_down, node, "decommission")
+
+    def join(self, node: int) -> None:
+        self.come_up(node)
+
+    def go_down(self, node: int, kind: str) -> None:
+        s = self.servers[node]
+        if not s.up:
+            return
+        s.up, s.down_at = False, self.now
+        s.incarnation += 1
+        s.member = s.member and kind != "decommission"
+        if self.use_object:
+            assert s.m is not None
+            s.obj_inc, s.m = s.m.incarnation, None
+            if s.leaving:  # its heartbeats stop; peers not yet told keep the last one
+                last = self.last_heartbeat(node, self.now)
+                for w in self.servers:
+                    if w.up and w.m is not None and s.name in w.m.members:
+                        w.m.heartbeat(s.name, last, s.obj_inc)
+        if not s.leaving:
+            self.stopped(node)
+
+    def come_up(self, node: int) -> None:
+        s = self.servers[node]
+        if not s.up:
+            s.up = s.member = True
+            s.leaving = False
+            self.started(node)
+
+    # -- the protocol
+    def stopped(self, node: int) -> None:
+        s = self.servers[node]
+        last = self.last_heartbeat(node, self.now)
+        for w in self.servers:
+            if w.i == node or not w.member:
+                continue
+            spread = self.spread()
+            at = max(last + _K * _H + spread, self.now)
+            if not self.use_object:
+                self.at(at, self.learn_removal, w.i, node, s.incarnation)
+                continue
+            # OBJECT: the observer hears the last heartbeat late by its gossip spread ...
+            if w.up and w.m is not None and s.name in w.m.members:
+                w.m.heartbeat(s.name, last + spread, s.obj_inc)
+            # ... and its detector (or, failing that, the others' gossip) fires at L+k*H+spread.
+            self.at(at, self.detect, w.i, node, s.incarnation, s.obj_inc)
+
+    def learn_removal(self, w: int, node: int, incarnation: int) -> None:
+        s, watcher = self.servers[node], self.servers[w]
+        if s.incarnation != incarnation or s.up or not watcher.up:
+            return
+        assert watcher.view is not None
+        if node in watcher.view:
+            self.set_view(watcher, watcher.view - {node})
+
+    def detect(self, w: int, node: int, incarnation: int, obj_inc: int) -> None:
+        s, watcher = self.servers[node], self.servers[w]
+        if s.incarnation != incarnation or s.up or not watcher.up:
+            return
+        self.advance(w)
+        assert watcher.m is not None
+        if s.name in watcher.m.members:  # started after the others detected it: gossip
+            watcher.m.confirm_dead(s.name, self.now, obj_inc)
+            self.record(watcher)
+
+    def advance(self, w: int) -> None:
+        """The fast path: last heartbeats of the live peers in the view, then advance."""
+        m = self.servers[w].m
+        assert m is not None
+        for name in sorted(m.members):
+            p = self.servers[self.index[name]]
+            if p.i != w and p.up:
+                assert p.m is not None
+                m.heartbeat(name, self.last_heartbeat(p.i, self.now), p.m.incarnation)
+        m.advance(self.now)
+        self.record(self.servers[w])
+
+    def started(self, node: int) -> None:
+        s, now = self.servers[node], self.now
+        source = next((p for p in self.servers if p.up and p.i != node
+                       and (p.view is not None or p.m is not None)), None)
+        if self.use_object:
+            seed = source.m.snapshot() if source is not None and source.m else {}
+            s.m = Membership(s.name, seed, now=now, heartbeat_interval=_H,
+                             missed_heartbeats=_K, incarnation=s.obj_inc + 1)
+            self.record(s)
+        else:
+            self.set_view(s, (source.view or frozenset()) | {node} if source else
+                          frozenset({node}))
+        for p in self.servers:
+            if p.i != node and p.member:
+                self.at(now + _JOIN + self.spread(), self.learn_join, p.i, node, s.incarnation)
+        assert s.view is not None
+        for member in sorted(s.view):
+            p = self.servers[member]
+            if member == node:
+                continue
+            if not p.up:
+                last = self.last_heartbeat(member, p.down_at)
+                spread = self.spread()
+                at = max(last + _K * _H + spread, now + _H * _K)
+                if self.use_object:
+                    assert s.m is not None
+                    s.m.heartbeat(p.name, last + spread, p.obj_inc)
+                    self.at(at, self.detect, node, member, p.incarnation, p.obj_inc)
+                else:
+                    self.at(at, self.learn_removal, node, member, p.incarnation)
+            elif p.leaving:
+                self.at(now + self.spread(), self.learn_leave, node, member)
+        for p in self.servers:
+            if p.up and not p.leaving and p.i not in s.view:
+                self.at(now + self.spread(), self.learn_join, node, p.i, p.incarnation)
+
+    def learn_join(self, w: int, node: int, incarnation: int) -> None:
+        s, watcher = self.servers[node], self.servers[w]
+        if s.incarnation != incarnation or not s.up or s.leaving or not watcher.up:
+            return
+        if self.use_object:
+            assert watcher.m is not None and s.m is not None
+            watcher.m.joined(s.name, self.now, s.m.incarnation)
+            self.record(watcher)
+        elif watcher.view is not None and node not in watcher.view:
+            self.set_view(watcher, watcher.view | {node})
+
+    def leaving(self, node: int) -> None:
+        s = self.servers[node]
+        if self.use_object:
+            assert s.m is not None
+            s.m.leave(self.now)
+            self.record(s)
+        else:
+            assert s.view is not None
+            self.set_view(s, s.view - {node})
+        for p in self.servers:
+            if p.i != node and p.member:
+                self.at(self.now + self.spread(), self.learn_leave, p.i, node)
+
+    def learn_leave(self, w: int, node: int) -> None:
+        watcher, s = self.servers[w], self.servers[node]
+        if not watcher.up:
+            return
+        if self.use_object:
+            assert watcher.m is not None
+            watcher.m.left(s.name, self.now, s.m.incarnation if s.m else s.obj_inc)
+            self.record(watcher)
+        elif watcher.view is not None and node in watcher.view:
+            self.set_view(watcher, watcher.view - {node})
+
+
+def _faults(seed: int, n: int, extra: int) -> list:
+    rng = random.Random(seed * 7 + 3)
+    faults = [(rng.uniform(1, 40), "crash", rng.randrange(n)) for _ in range(rng.randint(1, 6))]
+    faults += [(rng.uniform(1, 40), "join", n + j) for j in range(extra)]
+    if rng.random() < 0.5:
+        faults.append((rng.uniform(1, 40), "decommission", rng.randrange(n)))
+    return sorted(faults)
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_simulator_recipe_reproduces_todays_views(block: int) -> None:
+    changes = 0
+    for seed in range(block * 50, block * 50 + 50):
+        faults = _faults(seed, 6, 2)
+        today = _Cluster(seed, 6, 2, faults, use_object=False)
+        today.run(60.0)
+        driven = _Cluster(seed, 6, 2, faults, use_object=True)
+        driven.run(60.0)
+        assert driven.history == today.history, (seed, faults)
+        changes += sum(len(h) for h in today.history.values())
+    assert changes > 50 * 8  # every run changes views (the test compares something)

@@ -45,6 +45,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -682,7 +683,9 @@ def _pyplot() -> Any:
         import matplotlib
     except ImportError:  # pragma: no cover - depends on the environment
         raise RuntimeError("figures need matplotlib: pip install 'consistent-ring[sim]'") from None
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        # Agg for the command line; a notebook that imported pyplot keeps its own backend.
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -727,7 +730,9 @@ def _plot(result: SweepResult, metrics: list[str], directory: str | Path | None)
                     errs.append(0.0 if math.isnan(e.half_width) else e.half_width * scale)
                 label = ", ".join(f"{_plain(v)}" if k == lines_key else f"{k}={_plain(v)}"
                                   for k, v in zip(others, group, strict=True)) or None
-                bars = ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label)
+                # Categories have no order between them: points, not lines.
+                bars = ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label,
+                                   linestyle="-" if numeric else "none")
                 for artist in bars.get_children():  # after autoscaling, which reads data
                     artist.set_transform(offset)
             if spread:

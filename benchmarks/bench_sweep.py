@@ -1,0 +1,162 @@
+"""Sweep executors: local processes against serial, and the per-run overhead of Dask.
+
+What is measured (wall clock):
+
+1. a 16-run grid (2 algorithms x 2 vnode counts x 4 replications of ``steady``, each run
+   about a second) on the ``serial`` executor and on ``processes`` with one worker per core,
+   alternating the two; min / median / max over repeats and the speed-up of the medians (the
+   issue asks for at least 1.8x on a 2-core machine). Pool start-up is inside the processes
+   timing: it is what a user waits for. The two executors' files are checked byte-identical.
+   A speed-up needs idle cores: the load average is printed before and after;
+2. the per-run overhead of each executor on tiny runs: ``(wall - sum of run times / workers)
+   / runs``, i.e. what an executor adds to each run beyond the simulation itself, for
+   ``processes`` and for ``dask`` on a local cluster of the same size (the cluster is started
+   once, outside the timing; its start-up is reported apart).
+
+Run::
+
+    python benchmarks/bench_sweep.py            # the full measurement (about two minutes)
+    python benchmarks/bench_sweep.py --quick    # a smoke test for CI (seconds)
+
+dask is in the ``dask`` extra (and ``dev``): ``pip install 'consistent-ring[dask]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sim
+from sim._sweep import default_workers
+
+GRID = {"placement.algorithm": ["ring", "rendezvous"], "placement.vnodes": [40, 160]}
+
+
+def stats(times: Sequence[float]) -> dict[str, float]:
+    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    """Wall seconds of ``repeat`` calls of ``fn`` (after none: the first call is real work)."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def speedup(duration: float, repeat: int, workers: int) -> dict[str, Any]:
+    overrides = [f"duration={duration:g}"]
+    replications = 4
+
+    def serial() -> sim.SweepResult:
+        return sim.sweep("steady", GRID, replications=replications, overrides=overrides,
+                         executor="serial")
+
+    def processes() -> sim.SweepResult:
+        return sim.sweep("steady", GRID, replications=replications, overrides=overrides,
+                         executor="processes", workers=workers)
+
+    sim.run("steady", overrides=["duration=1"])  # warm imports and caches in this process
+    serial_times: list[float] = []
+    process_times: list[float] = []
+    for _ in range(repeat):  # alternated, so a change in the machine's load hits both alike
+        times, serial_result = timed(serial, 1)
+        serial_times += times
+        times, process_result = timed(processes, 1)
+        process_times += times
+    identical = (serial_result.runs_csv() == process_result.runs_csv()
+                 and serial_result.to_json() == process_result.to_json())
+    runs = len(serial_result.runs)
+    per_run = statistics.median(r.wall_seconds for r in serial_result.runs)
+    return {"runs": runs, "run_seconds": per_run, "serial": stats(serial_times),
+            "processes": stats(process_times), "identical": identical,
+            "speedup": statistics.median(serial_times) / statistics.median(process_times)}
+
+
+def overhead(executor: str, runs: int, workers: int, scheduler: Any = None) -> float:
+    """Seconds an executor adds per run beyond the runs' own time (tiny runs)."""
+    vary = {"cluster.servers": list(range(3, 3 + runs))}
+    result = sim.sweep("steady", vary, replications=1, executor=executor, workers=workers,
+                       scheduler=scheduler, overrides=["duration=0.2", "workload.rate=50"])
+    assert not result.failed, result.failed
+    busy = sum(r.wall_seconds for r in result.runs) / workers
+    return max(0.0, (result.wall_seconds - busy) / runs)
+
+
+def dask_overheads(runs: int, workers: int, repeat: int) -> dict[str, Any] | None:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        startup = time.perf_counter() - start
+        overhead("dask", runs, workers, client)  # first use: workers import sim
+        per_run = [overhead("dask", runs, workers, client) for _ in range(repeat)]
+    return {"startup": startup, "per_run": stats(per_run)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke test: tiny runs, once")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats of each timing")
+    parser.add_argument("--duration", type=float, default=30.0,
+                        help="simulated seconds of each run of the 16-run grid")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="workers (default: one per core)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeat, args.duration = 1, 1.0
+    overhead_runs = 8 if args.quick else 40
+
+    command = "python benchmarks/bench_sweep.py " + " ".join(sys.argv[1:] if argv is None
+                                                             else argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# Sweep executors\n\nmachine: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {load:.1f} at start\ncommand: `{command.strip()}`\n")
+
+    result = speedup(args.duration, args.repeat, args.workers)
+    print(f"## {result['runs']}-run grid (each run {result['run_seconds']:.2f} s), "
+          f"{args.workers} workers, {args.repeat} repeats\n")
+    print("| executor | min s | median s | max s |\n|---|---|---|---|")
+    for name in ("serial", "processes"):
+        s = result[name]
+        print(f"| {name} | {s['min']:.2f} | {s['median']:.2f} | {s['max']:.2f} |")
+    verdict = "meets" if result["speedup"] >= 1.8 else "misses"
+    print(f"\nspeed-up (median / median): {result['speedup']:.2f}x ({verdict} 1.8x); files "
+          f"byte-identical: {'yes' if result['identical'] else 'NO'}\n")
+
+    print(f"## Per-run overhead, {overhead_runs} tiny runs, {args.workers} workers\n")
+    print("| executor | min ms | median ms | max ms |\n|---|---|---|---|")
+    local = [overhead("processes", overhead_runs, args.workers) for _ in range(args.repeat)]
+    s = stats(local)
+    print(f"| processes (pool start-up included) | {s['min'] * 1e3:.1f} | "
+          f"{s['median'] * 1e3:.1f} | {s['max'] * 1e3:.1f} |")
+    dask = dask_overheads(overhead_runs, args.workers, args.repeat)
+    if dask is None:
+        print("\ndask: not installed (pip install 'consistent-ring[dask]')")
+    else:
+        s = dask["per_run"]
+        print(f"| dask, local cluster | {s['min'] * 1e3:.1f} | {s['median'] * 1e3:.1f} | "
+              f"{s['max'] * 1e3:.1f} |")
+        print(f"\nlocal Dask cluster start-up ({args.workers} worker processes): "
+              f"{dask['startup']:.2f} s")
+    if hasattr(os, "getloadavg"):
+        print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other processes share "
+              f"the cores: a speed-up needs idle ones)")
+    return 0 if result["identical"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

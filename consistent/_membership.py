@@ -632,14 +632,23 @@ class Membership:
         Raises:
             InvalidTypeError, InvalidArgumentError: a bad name, time or incarnation.
         """
-        name = _peer_name(peer)
-        when = _time("at", at)
-        number = _incarnation(incarnation)
-        self._seen(when)
+        # The hot path: exact types checked inline (``at - at`` is 0.0 only when finite);
+        # anything else goes through the full checks, which convert or raise.
+        if (
+            type(at) is float and at - at == 0.0 and type(peer) is str and peer
+            and type(incarnation) is int and incarnation >= 0
+        ):
+            name, when, number = peer, at, incarnation
+        else:
+            name = _peer_name(peer)
+            when = _time("at", at)
+            number = _incarnation(incarnation)
+        if when > self._latest:
+            self._latest = when
         record = self._peers.get(name)
         if record is not None and record.state is ALIVE:
-            # The hot path: a live peer's heartbeat only moves its deadline later, which the
-            # heap learns lazily (see next_deadline).
+            # A live peer's heartbeat only moves its deadline later, which the heap learns
+            # lazily (see next_deadline).
             if number >= record.incarnation:
                 record.incarnation = number
                 if when > record.last_heard:
@@ -795,8 +804,9 @@ class Membership:
         Raises:
             InvalidTypeError, InvalidArgumentError: ``now`` is not a finite number.
         """
-        when = _time("now", now)
-        self._seen(when)
+        when = now if type(now) is float and now - now == 0.0 else _time("now", now)
+        if when > self._latest:
+            self._latest = when
         heap = self._heap
         if not heap or heap[0][0] > when:
             return []

@@ -9,7 +9,9 @@ its logarithm). Also JumpBackAnchor's batch lookups as 0-90 % of 1,000 buckets a
     python benchmarks/bench_range_hashes.py --quick    # 10**5 keys, fewer sizes and repeats
 
 Method: the same seeded uint64 keys for every function; one warm-up call, then repeats
-with the garbage collector paused; min / median / max per key. Scalar timings call the
+with the garbage collector paused; min / median / max per key. Times are the process's
+CPU time (``time.process_time``; every function timed is single-threaded), which other
+processes on a shared machine disturb far less than wall-clock time. Scalar timings call the
 public function (argument checks included) on a sample of the keys. The C extension
 ``jump-consistent-hash`` (module ``jump``) is timed as a scalar reference when installed.
 Timings on a shared machine are noisy: compare medians, and ratios within one run.
@@ -39,15 +41,15 @@ from consistent import (
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Seconds per call of ``fn``, ``repeat`` times after one warm-up, GC paused."""
+    """CPU seconds per call of ``fn``, ``repeat`` times after one warm-up, GC paused."""
     fn()
     times = []
     gc.disable()
     try:
         for _ in range(repeat):
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
     finally:
         gc.enable()
     return times

@@ -826,7 +826,14 @@ class Pool:
 
     def _select(self, exclude: Collection[str], now: float) -> _Endpoint:
         candidates = self._candidates
-        if exclude or not candidates or self._walks:
+        if self._walks:
+            if exclude or not candidates or self._max_per < _UNLIMITED:
+                return self._select_walk(exclude, now)
+            walked = self._choose(self._members, now)
+            if walked is None:
+                self._no_endpoint()
+            return walked
+        if exclude or not candidates:
             return self._select_slow(exclude, now)
         record = self._choose(candidates, now)
         if record is None or record.pending >= self._max_per:

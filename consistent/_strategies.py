@@ -208,11 +208,15 @@ class Poolee(_Base):
         self.max_pending = max_pending
 
     def choose(self, candidates: list[_Endpoint], now: float) -> _Endpoint | None:
-        members = candidates
-        n = len(members)
-        # In the pool's panic (no member healthy) every member counts as healthy.
-        panic = not any(e.state is _HEALTHY for e in members)
+        n = len(candidates)
         r = int(self._random() * n)
+        chosen = self._walk(candidates, n, r, panic=False)
+        if chosen is None and not any(e.state is _HEALTHY for e in candidates):
+            # The pool's panic (it passes us members only then): all count as healthy.
+            chosen = self._walk(candidates, n, r, panic=True)
+        return chosen
+
+    def _walk(self, members: list[_Endpoint], n: int, r: int, panic: bool) -> _Endpoint | None:
         busy: list[_Endpoint] = []
         total = 0
         busy_sum = 0
@@ -260,7 +264,7 @@ class PeakEwma(_Base):
 
     name = "p2c_peak_ewma"
     observes_latency = True
-    __slots__ = ("decay_time",)
+    __slots__ = ("_inverse", "decay_time")
 
     PENALTY: ClassVar[float] = float((2**63 - 1) >> 16)
 
@@ -273,33 +277,34 @@ class PeakEwma(_Base):
                 f"decay_time must be positive and finite, got {decay_time!r}"
             )
         self.decay_time = float(decay_time)
-
-    def _update(self, record: _Endpoint, value: float, now: float) -> None:
-        stamp = record.stamp
-        if stamp is None:
-            record.cost = value
-            record.stamp = now
-            return
-        if now > stamp:
-            weight = math.exp((stamp - now) / self.decay_time)
-            record.stamp = now
-        else:
-            weight = 1.0
-        record.cost = value * (1.0 - weight) + record.cost * weight
+        self._inverse = 1.0 / self.decay_time
 
     def load(self, record: _Endpoint, now: float) -> float:
-        """The record's load at ``now``: its cost decayed to ``now``, times ``pending + 1``."""
-        if record.stamp is not None:
-            self._update(record, 0.0, now)
+        """The record's load at ``now``: its cost decayed to ``now``, times ``pending + 1``.
+
+        Like Finagle's ``Metric.get``, this first observes a latency of 0 at ``now`` (the
+        cost decays), so it mutates the record.
+        """
+        stamp = record.stamp
+        if stamp is not None and now > stamp:
+            record.cost *= math.exp((stamp - now) * self._inverse)
+            record.stamp = now
         cost = record.cost
         if cost == 0.0 and record.pending:
             return self.PENALTY + record.pending
         return cost * (record.pending + 1)
 
     def observe(self, record: _Endpoint, latency: float, now: float) -> None:
-        if latency > record.cost:
-            record.stamp = None  # a peak: reset, then take it as is
-        self._update(record, latency, now)
+        stamp = record.stamp
+        if stamp is None or latency > record.cost:
+            # No history, or a peak: Finagle resets the average and takes the latency as is.
+            record.cost = latency
+            record.stamp = now
+        elif now > stamp:
+            weight = math.exp((stamp - now) * self._inverse)
+            record.cost = latency * (1.0 - weight) + record.cost * weight
+            record.stamp = now
+        # else: an observation at the same instant has weight 1, the average is unchanged
 
     def choose(self, candidates: list[_Endpoint], now: float) -> _Endpoint:
         n = len(candidates)
@@ -312,7 +317,8 @@ class PeakEwma(_Base):
             j += 1
         first = candidates[i]
         second = candidates[j]
-        return first if self.load(first, now) <= self.load(second, now) else second
+        load = self.load
+        return first if load(first, now) <= load(second, now) else second
 
     def __repr__(self) -> str:
         return f"PeakEwma(decay_time={self.decay_time!r})"
@@ -369,6 +375,9 @@ class LeastRequest(_Base):
         best = candidates[int(draw() * n)]
         weights = self.weights
         if weights is None:
+            if self.choice_count == 2:
+                other = candidates[int(draw() * n)]
+                return other if other.pending < best.pending else best
             for _ in range(self.choice_count - 1):
                 other = candidates[int(draw() * n)]
                 if other.pending < best.pending:
@@ -413,31 +422,29 @@ class FinagleP2C(_Base):
             raise InvalidArgumentError(f"max_effort must be a non-negative int, got {max_effort!r}")
         self.max_effort = max_effort
 
-    @staticmethod
-    def _open(record: _Endpoint) -> bool:
-        return record.state is _HEALTHY and not (record.probation and record.pending)
-
-    def _pick(self, members: list[_Endpoint]) -> _Endpoint:
-        n = len(members)
-        if n == 1:
-            return members[0]
-        draw = self._random
-        a = int(draw() * n)
-        b = int(draw() * (n - 1))
-        if b >= a:
-            b += 1
-        first, second = members[a], members[b]
-        open_first, open_second = self._open(first), self._open(second)
-        if open_first == open_second:
-            return first if first.pending <= second.pending else second
-        return first if open_first else second
-
     def choose(self, candidates: list[_Endpoint], now: float) -> _Endpoint:
-        for _ in range(self.max_effort):
-            record = self._pick(candidates)
-            if self._open(record):
-                return record
-        return self._pick(candidates)
+        n = len(candidates)
+        if n == 1:
+            return candidates[0]
+        draw = self._random
+        for attempt in range(self.max_effort + 1):
+            a = int(draw() * n)
+            b = int(draw() * (n - 1))
+            if b >= a:
+                b += 1
+            first, second = candidates[a], candidates[b]
+            # Open: healthy and not a probe with its request still in flight (ProbeClosed).
+            open_first = first.state is _HEALTHY and not (first.probation and first.pending)
+            open_second = second.state is _HEALTHY and not (second.probation and second.pending)
+            if open_first == open_second:
+                chosen = first if first.pending <= second.pending else second
+                if open_first or attempt == self.max_effort:
+                    return chosen
+            elif open_first:
+                return first
+            else:
+                return second
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def __repr__(self) -> str:
         return f"FinagleP2C(max_effort={self.max_effort!r})"

@@ -119,8 +119,14 @@ class Cluster:
                 observer=node.events.append,
                 **options,
             )
+            # A connection accepted while uvicorn shuts down is closed only by its keep-alive
+            # timeout (default 5 s): keep it short so stopping stays well within its bound.
             config = uvicorn.Config(
-                node.middleware, lifespan="on", log_level="error", access_log=False
+                node.middleware,
+                lifespan="on",
+                log_level="error",
+                access_log=False,
+                timeout_keep_alive=1,
             )
             server = uvicorn.Server(config)
             task = asyncio.get_running_loop().create_task(server.serve(sockets=[node.sock]))

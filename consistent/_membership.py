@@ -287,21 +287,19 @@ class Membership:
     __slots__ = (
         "_heap",
         "_incarnation",
+        "_interval",
+        "_k",
         "_latest",
         "_members",
         "_n_in_view",
         "_observer",
         "_peers",
         "_self_name",
-        "_self_since",
         "_self_state",
         "_seq",
         "_silence",
         "_suspicion",
         "_version",
-        "heartbeat_interval",
-        "missed_heartbeats",
-        "suspicion_timeout",
     )
 
     def __init__(
@@ -331,6 +329,15 @@ class Membership:
             )
         if k < 1:
             raise InvalidArgumentError(f"missed_heartbeats must be a positive int, got {k!r}")
+        try:
+            silence = k * interval
+        except OverflowError:
+            silence = math.inf
+        if not math.isfinite(silence):
+            raise InvalidArgumentError(
+                f"missed_heartbeats * heartbeat_interval must be a finite time, got "
+                f"{k!r} * {interval!r}"
+            )
         suspicion = _time("suspicion_timeout", suspicion_timeout)
         if suspicion < 0:
             raise InvalidArgumentError(
@@ -343,14 +350,12 @@ class Membership:
         initial = self._initial_peers(name, members)
 
         self._self_name = name
-        self.heartbeat_interval = interval
-        self.missed_heartbeats = k
-        self.suspicion_timeout = suspicion
-        self._silence = k * interval
+        self._interval = interval
+        self._k = k
+        self._silence = silence
         self._suspicion = suspicion
         self._incarnation = own
         self._self_state = ALIVE
-        self._self_since = start
         self._observer = observer
         self._latest = start
         self._version = 0
@@ -398,6 +403,21 @@ class Membership:
     def self_name(self) -> str:
         """The observer's own name."""
         return self._self_name
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """H, the time between a peer's heartbeats."""
+        return self._interval
+
+    @property
+    def missed_heartbeats(self) -> int:
+        """k: a peer silent for ``k * heartbeat_interval`` is suspected."""
+        return self._k
+
+    @property
+    def suspicion_timeout(self) -> float:
+        """T, how long a suspicion lasts before the peer is removed (0: at once)."""
+        return self._suspicion
 
     @property
     def incarnation(self) -> int:
@@ -881,7 +901,6 @@ class Membership:
         source = self._self_state
         target = MEMBERSHIP_TRANSITIONS[(source, trigger)]
         self._self_state = target
-        self._self_since = now
         self._incarnation += 1
         self._view_changed()
         return self._emit(MembershipEvent(now, self._self_name, source, target, trigger,

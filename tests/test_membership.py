@@ -297,6 +297,14 @@ def test_repr_is_valid_python() -> None:
     assert "now=3.0" in repr(m)
 
 
+def test_parameters_are_read_only() -> None:
+    m = make(heartbeat_interval=0.5, missed_heartbeats=4, suspicion_timeout=1.0)
+    assert (m.heartbeat_interval, m.missed_heartbeats, m.suspicion_timeout) == (0.5, 4, 1.0)
+    with pytest.raises(AttributeError):
+        m.heartbeat_interval = 2.0  # type: ignore[misc]
+    assert m.deadline_of("b") == 2.0
+
+
 def test_next_deadline_is_the_earliest_peer_deadline() -> None:
     m = make(members=[f"p{i}" for i in range(20)])
     for step in range(1, 200):
@@ -350,6 +358,9 @@ def test_transition_table_is_closed_and_exported() -> None:
         ({"missed_heartbeats": 2.0}, InvalidTypeError, "got float: 2.0"),
         ({"missed_heartbeats": True}, InvalidTypeError, "got bool"),
         ({"suspicion_timeout": -1.0}, InvalidArgumentError, "suspicion_timeout .* got -1.0"),
+        ({"missed_heartbeats": 10**400}, InvalidArgumentError, "must be a finite time"),
+        ({"heartbeat_interval": 1e300, "missed_heartbeats": 10**10}, InvalidArgumentError,
+         r"must be a finite time, got 10000000000 \* 1e\+300"),
         ({"incarnation": -1}, InvalidArgumentError, "incarnation .* got -1"),
         ({"incarnation": 1.0}, InvalidTypeError, "got float: 1.0"),
         ({"observer": 3}, InvalidTypeError, "observer must be callable"),

@@ -427,6 +427,10 @@ class SweepResult:
     results: dict[tuple[int, int], RunResult] = dataclasses.field(default_factory=dict,
                                                                   repr=False)
     wall_seconds: float = dataclasses.field(default=0.0, repr=False)
+    _index: dict[int, dict[int, Run]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _index_key: tuple[int, int] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
         state = ", interrupted" if self.interrupted else ""
@@ -443,7 +447,8 @@ class SweepResult:
     @property
     def completed_replications(self) -> int:
         """Replications run for every configuration (fewer than asked with ``until``)."""
-        return 1 + max((r.replication for r in self.runs), default=-1)
+        return 1 + max((max(self._runs_of(i), default=-1)
+                        for i in range(len(self.configurations))), default=-1)
 
     def metric_names(self) -> list[str]:
         """Every metric some run recorded, in summary order."""
@@ -452,11 +457,21 @@ class SweepResult:
             names.update(dict.fromkeys(r.metrics))
         return list(names)
 
+    def _runs_of(self, configuration: int) -> dict[int, Run]:
+        """A configuration's runs by replication (indexed once per list of runs)."""
+        key = (id(self.runs), len(self.runs))
+        if self._index_key != key:
+            index: dict[int, dict[int, Run]] = {}
+            for r in self.runs:
+                index.setdefault(r.configuration, {})[r.replication] = r
+            self._index, self._index_key = index, key
+        return self._index.get(configuration, {})
+
     def values(self, configuration: int, metric: str) -> list[float | None]:
         """``metric`` in replication 0, 1, ... of a configuration (None: failed or missing)."""
-        by_replication = {r.replication: r.metrics.get(metric)
-                          for r in self.runs if r.configuration == configuration}
-        return [by_replication.get(i) for i in range(self.completed_replications)]
+        runs = self._runs_of(configuration)
+        return [runs[i].metrics.get(metric) if i in runs else None
+                for i in range(self.completed_replications)]
 
     def estimate(self, configuration: int, metric: str) -> Estimate:
         """Mean, sd, 95 % half-width, min and max of ``metric`` over a configuration's runs."""
@@ -1130,7 +1145,7 @@ def compare(
     result = sweep(scenario, {key: list(values)}, replications=replications, seed=seed,
                    overrides=overrides, progress=progress, workers=workers,
                    executor=executor or ("serial" if replications == 1 else "processes"),
-                   metrics=[m for m in DEFAULT_METRICS], keep_results=True)
+                   metrics=list(DEFAULT_METRICS), keep_results=True)
     if result.interrupted:
         raise KeyboardInterrupt
     if result.failed:

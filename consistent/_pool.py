@@ -633,6 +633,9 @@ class Pool:
             extra += f", outlier_detection={self._detection!r}"
         if self._panic_threshold:
             extra += f", panic_threshold={self._panic_threshold!r}"
+        if self._classify is not None:
+            # A named function shows as its name (valid Python where that name is imported).
+            extra += f", classify={getattr(self._classify, '__qualname__', repr(self._classify))}"
         return (
             f"Pool({list(self._by_name)!r}, rng=random.Random(), strategy={self._strategy!r}, "
             f"failure_threshold={self._failure_threshold!r}, "

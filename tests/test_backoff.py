@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consistent import ExponentialBackoff, Jitter
+from consistent import CheckSchedule, ExponentialBackoff, Jitter
+from consistent._errors import InvalidArgumentError, InvalidTypeError
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -169,3 +170,84 @@ def test_none_jitter_draws_nothing() -> None:
     state = rng.getstate()
     ExponentialBackoff(jitter="none").delay(3, rng)
     assert rng.getstate() == state
+
+
+# -- CheckSchedule -------------------------------------------------------------------------
+
+
+@FAST
+@given(
+    backoff=backoffs(),
+    first=st.one_of(st.none(), st.floats(0.0, 10.0)),
+    offset=st.floats(0.0, 1.0),
+    resolution=st.one_of(st.none(), st.sampled_from([0.001, 0.01, 0.5])),
+    cap=st.one_of(st.none(), st.floats(0.01, 1e3)),
+    attempt=st.integers(1, 60),
+    seed=seeds,
+)
+def test_check_schedule_order_first_offset_resolution_cap(
+    backoff: ExponentialBackoff,
+    first: float | None,
+    offset: float,
+    resolution: float | None,
+    cap: float | None,
+    attempt: int,
+    seed: int,
+) -> None:
+    schedule = CheckSchedule(backoff, first=first, offset=offset, resolution=resolution, cap=cap)
+    wait = schedule.delay(attempt, random.Random(seed))
+    if first is not None and attempt == 1:
+        assert wait == first
+        return
+    n = attempt - 1 if first is not None else attempt
+    raw = backoff.delay(n, random.Random(seed)) + offset  # the same single draw
+    expected = raw
+    if resolution is not None:
+        expected = math.floor(raw / resolution + 1e-9) * resolution
+    if cap is not None:
+        expected = min(expected, cap)
+    assert wait == expected
+
+
+def test_check_schedule_reproduces_poolees_pinger() -> None:
+    """poolee 1.0.1 lib/pinger.js: at once, then min(floor(U * 2**k + 10), 10000) ms."""
+    schedule = CheckSchedule(
+        ExponentialBackoff(0.002, 2.0, 1e12, "full"),
+        first=0.0,
+        offset=0.010,
+        resolution=0.001,
+        cap=10.0,
+    )
+    assert schedule.delay(1, random.Random(0)) == 0.0
+    for k in range(1, 30):
+        u = random.Random(k).random()
+        expected_ms = min(math.floor(u * 2**k + 10), 10000)
+        assert round(schedule.delay(k + 1, random.Random(k)) * 1000) == expected_ms
+
+
+def test_check_schedule_reproduces_finagles_equal_jittered_backoff() -> None:
+    """Finagle Backoff.equalJittered(5 s, 300 s): 5 s, then [5*2^(k-2), 5*2^(k-1)), max 300 s."""
+    schedule = CheckSchedule(ExponentialBackoff(10.0, 2.0, 1e12, "equal"), first=5.0, cap=300.0)
+    assert schedule.delay(1, random.Random(0)) == 5.0
+    for k in range(2, 20):
+        wait = schedule.delay(k, random.Random(k))
+        assert min(300.0, 5 * 2 ** (k - 2)) <= wait <= min(300.0, 5 * 2 ** (k - 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"backoff": 1.0}, InvalidTypeError),
+        ({"first": -1.0}, InvalidArgumentError),
+        ({"offset": float("nan")}, InvalidArgumentError),
+        ({"resolution": 0}, InvalidArgumentError),
+        ({"cap": "1"}, InvalidTypeError),
+    ],
+)
+def test_check_schedule_bad_configuration(kwargs: dict[str, object], error: type) -> None:
+    arguments: dict[str, object] = {"backoff": ExponentialBackoff()}
+    arguments.update(kwargs)
+    with pytest.raises(error):
+        CheckSchedule(**arguments)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="attempt"):
+        CheckSchedule(ExponentialBackoff()).delay(0, random.Random(0))

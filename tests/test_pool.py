@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 import random
 import re
 from pathlib import Path
@@ -862,3 +863,194 @@ def test_every_pool_argument_error_is_a_consistent_error() -> None:
     for call in cases:
         with pytest.raises(consistent.ConsistentError):
             call()
+
+
+# -- mechanisms for the presets (issue 14) --------------------------------------------------
+
+
+class FixedDraw(random.Random):
+    """``random()`` returns the given values in turn (then repeats the last)."""
+
+    def __init__(self, *values: float) -> None:
+        super().__init__(0)
+        self.values = list(values)
+
+    def random(self) -> float:
+        return self.values.pop(0) if len(self.values) > 1 else self.values[0]
+
+
+def test_latency_defaults_to_the_time_since_start_and_feeds_peak_ewma() -> None:
+    pool = Pool(["a", "b"], rng=random.Random(0), strategy="p2c_peak_ewma")
+    a = pool._by_name["a"]
+    pool.finish(pool.start("a", 1.0), "success", 1.5)  # latency 0.5, first observation
+    assert (a.cost, a.stamp) == (0.5, 1.5)
+    pool.finish(pool.start("a", 2.0), "success", 2.1, latency=2.0)  # a peak: taken as is
+    assert (a.cost, a.stamp) == (2.0, 2.1)
+    pool.finish(pool.start("a", 12.1), "success", 12.1, latency=0.0)  # 10 s later: w = 1/e
+    assert a.cost == pytest.approx(2.0 / math.e)
+
+
+def test_peak_ewma_load_decays_and_penalises_unknown_busy_endpoints() -> None:
+    pool = Pool(["a", "b"], rng=random.Random(0), strategy="p2c_peak_ewma")
+    chooser = pool._chooser
+    a, b = pool._by_name["a"], pool._by_name["b"]
+    pool.finish(pool.start("a", 0.0), "success", 1.0)  # cost 1.0 at t = 1
+    assert chooser.load(a, 11.0) == pytest.approx(math.exp(-1.0))  # type: ignore[attr-defined]
+    pool.start("b", 11.0)
+    assert chooser.load(b, 11.0) > 1e12  # type: ignore[attr-defined]
+    assert pool.pick(11.0) == "a"
+
+
+def test_peak_ewma_prefers_the_faster_endpoint() -> None:
+    pool = Pool(["fast", "slow"], rng=random.Random(3), strategy="p2c_peak_ewma")
+    now = 0.0
+    for _ in range(20):
+        pool.finish(pool.start("fast", now), "success", now + 0.01)
+        pool.finish(pool.start("slow", now), "success", now + 0.5)
+        now += 0.5
+    assert collections.Counter(pool.pick(now) for _ in range(20)) == {"fast": 20}
+
+
+def test_least_request_draws_with_replacement_and_honours_weights() -> None:
+    pool = Pool(["a", "b"], rng=FixedDraw(0.1, 0.1), strategy="least_request")
+    assert pool.pick(0.0) == "a"  # the same endpoint twice: allowed (with replacement)
+    pool.start("a", 0.0)
+    pool2 = Pool(["a", "b"], rng=FixedDraw(0.1, 0.9), strategy="least_request")
+    pool2.start("a", 0.0)
+    assert pool2.pick(0.0) == "b"
+    weighted = Pool(
+        ["a", "b"],
+        rng=FixedDraw(0.1, 0.9),
+        strategy="least_request",
+        strategy_options={"weights": {"a": 4.0}},
+    )
+    weighted.start("a", 0.0)  # a: 2 / 4 = 0.5 < b: 1 / 1
+    assert weighted.pick(0.0) == "a"
+    with pytest.raises(consistent.InvalidArgumentError, match="weight must be a positive"):
+        Pool(
+            ["a"],
+            rng=random.Random(0),
+            strategy="least_request",
+            strategy_options={"weights": {"a": 0}},
+        )
+    with pytest.raises(consistent.InvalidArgumentError, match="choice_count"):
+        Pool(
+            ["a"],
+            rng=random.Random(0),
+            strategy="least_request",
+            strategy_options={"choice_count": 1},
+        )
+
+
+def test_strategy_options_must_fit_the_strategy() -> None:
+    with pytest.raises(consistent.InvalidArgumentError, match="do not fit strategy 'p2c'"):
+        Pool(["a"], rng=random.Random(0), strategy_options={"decay_time": 1.0})
+    with pytest.raises(consistent.InvalidTypeError, match="strategy_options must be a mapping"):
+        Pool(["a"], rng=random.Random(0), strategy_options=[1])  # type: ignore[arg-type]
+
+
+def test_classify_decides_which_replies_are_failures() -> None:
+    def status(reply: object) -> Outcome:
+        return Outcome.FAILURE if reply == 503 else Outcome.SUCCESS
+
+    pool = make("ab", classify=status, failure_threshold=2)
+    pool.finish(pool.start("a", 0.0), 503, 0.0)  # type: ignore[arg-type]
+    pool.finish(pool.start("a", 0.0), 200, 0.0)  # type: ignore[arg-type]
+    pool.finish(pool.start("a", 0.0), "failure", 0.0)  # outcome strings bypass classify
+    assert pool.stats()["a"].succeeded == 1 and pool.stats()["a"].failed == 2
+    assert "classify=" in repr(pool)
+    bad = make("ab", classify=lambda reply: "maybe")
+    request = bad.start("a", 0.0)
+    with pytest.raises(consistent.InvalidArgumentError, match="classify must return an outcome"):
+        bad.finish(request, 503, 0.0)  # type: ignore[arg-type]
+    assert bad.pending == 1
+    with pytest.raises(consistent.InvalidTypeError, match="classify must be callable"):
+        make("a", classify=3)
+
+
+def test_panic_threshold_panics_below_the_healthy_share() -> None:
+    pool = make("abcd", panic_threshold=0.5, failure_threshold=1)
+    fail(pool, "a", 0.0)
+    fail(pool, "b", 0.0)
+    assert not pool.in_panic  # 2 of 4 healthy: not below one half
+    fail(pool, "c", 0.0)
+    assert pool.in_panic  # 1 of 4: every endpoint is a candidate again
+    assert {pool.pick(0.0) for _ in range(40)} == set("abcd")
+    pool._check()
+    with pytest.raises(consistent.InvalidArgumentError, match="panic_threshold"):
+        make("a", panic_threshold=1.5)
+
+
+def test_timed_ejection_schedules_no_health_checks_and_readmits_by_time() -> None:
+    detection = consistent.OutlierDetection(interval=None, base_ejection_time=2.0)
+    events: list[PoolEvent] = []
+    pool = make("ab", outlier_detection=detection, observer=events.append)
+    fail(pool, "a", 1.0)
+    s = pool.stats()["a"]
+    assert (s.state, s.next_check_at, s.readmit_at) == ("ejected", None, 3.0)
+    assert pool.next_check_at() is None and pool.next_event_at() == 3.0
+    assert pool.due_checks(100.0) == []  # no checks; the call runs the re-admission at 3 s
+    assert pool.next_event_at() is None
+    assert events[-1] == PoolEvent(3.0, "a", "ejected", "healthy", "ejection_expired")
+    fail(pool, "a", 4.0)  # second in a row: 4 s
+    assert pool.stats()["a"].readmit_at == 8.0 and pool.next_event_at() == 8.0
+    pool.report_check("a", False, 5.0)  # a failed check on an ejected endpoint changes nothing
+    assert pool.stats()["a"].readmit_at == 8.0
+    pool.report_check("a", True, 5.0)  # a passing check re-admits at once
+    assert pool.is_healthy("a") and pool.next_event_at() is None
+    pool._check()
+
+
+def test_interval_evaluations_run_lazily_at_their_own_times() -> None:
+    detection = consistent.OutlierDetection(
+        interval=10.0,
+        base_ejection_time=10.0,
+        failure_percentage=consistent.FailurePercentage(minimum_hosts=2, request_volume=2),
+    )
+    events: list[PoolEvent] = []
+    pool = Pool(
+        list("abc"),
+        rng=random.Random(0),
+        failure_threshold=None,
+        outlier_detection=detection,
+        observer=events.append,
+        now=5.0,
+    )
+    assert pool.next_event_at() == 15.0
+    fail(pool, "a", 6.0)
+    fail(pool, "a", 7.0)
+    succeed(pool, "b", 7.0)
+    succeed(pool, "b", 7.0)
+    pool.pick(40.0)  # evaluations at 15 (eject a), 25 (a back: 10 s passed), 35
+    reasons = [(e.time, e.endpoint, e.reason) for e in events if e.reason != "added"]
+    assert reasons == [(15.0, "a", "failure_percentage"), (25.0, "a", "ejection_expired")]
+    assert pool.next_event_at() == 45.0
+    pool._check()
+
+
+def test_outlier_detection_configuration_errors() -> None:
+    with pytest.raises(consistent.InvalidArgumentError, match="give an interval"):
+        consistent.OutlierDetection(interval=None, success_rate=consistent.SuccessRateOutliers())
+    with pytest.raises(consistent.InvalidArgumentError, match="order must be"):
+        consistent.OutlierDetection(order="linkerd")  # type: ignore[arg-type]
+    with pytest.raises(consistent.InvalidArgumentError, match="interval must be a positive"):
+        consistent.OutlierDetection(interval=0)
+    with pytest.raises(consistent.InvalidArgumentError, match="threshold must be a percentage"):
+        consistent.FailurePercentage(threshold=101)
+    with pytest.raises(consistent.InvalidArgumentError, match="minimum_hosts"):
+        consistent.SuccessRateOutliers(minimum_hosts=0)
+    with pytest.raises(consistent.InvalidTypeError, match="outlier_detection must be"):
+        make("a", outlier_detection={"interval": 10})
+
+
+def test_new_configuration_objects_have_valid_python_reprs() -> None:
+    namespace = {name: getattr(consistent, name) for name in consistent.__all__}
+    namespace["random"] = random
+    for name in consistent.PRESETS:
+        pool = Pool.preset(name, ["a", "b"], rng=random.Random(0))
+        namespace.update(
+            http_5xx_fails=consistent._presets.http_5xx_fails,
+            http_never_fails=consistent._presets.http_never_fails,
+        )
+        again = eval(repr(pool), namespace)
+        assert repr(again) == repr(pool)

@@ -17,10 +17,14 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from compare_algorithms import stats, timed  # the harness's timing helpers (same folder)
 
+if __package__ in (None, ""):  # run by path (python benchmarks/bench_ring.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import stats, timed
 from consistent import HashRing
 
 try:

@@ -26,15 +26,17 @@ import math
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import sim
+if __package__ in (None, ""):  # run by path (python benchmarks/bench_sim.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # simpy_model, a sibling script
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sim
+from benchmarks.harness import stats, timed_call
 
 REFERENCE = [
     "cluster.servers=100",
@@ -77,17 +79,17 @@ def timed_runs(overrides: list[str], repeats: int, seed: int = 1) -> list[sim.Ru
 
 
 def report_throughput(label: str, results: list[sim.RunResult]) -> None:
-    walls = [r.performance["wall_seconds"] for r in results]
+    wall = stats([r.performance["wall_seconds"] for r in results])
     events = results[0].performance["events"]
     requests = results[0].performance["requests"]
     print(f"{label}: {requests:,.0f} requests, {events:,.0f} events")
-    print(f"  wall s      min {min(walls):7.2f}  median {statistics.median(walls):7.2f}  "
-          f"max {max(walls):7.2f}")
-    best = min(walls)
+    print(f"  wall s      min {wall['min']:7.2f}  median {wall['median']:7.2f}  "
+          f"max {wall['max']:7.2f}")
+    best = wall["min"]
     print(f"  events/s    best {events / best:12,.0f}   median "
-          f"{events / statistics.median(walls):12,.0f}")
+          f"{events / wall['median']:12,.0f}")
     print(f"  requests/s  best {requests / best:12,.0f}   median "
-          f"{requests / statistics.median(walls):12,.0f}")
+          f"{requests / wall['median']:12,.0f}")
 
 
 def welch_t(a: list[float], b: list[float]) -> float:
@@ -110,21 +112,20 @@ def compare_with_simpy(overrides: list[str], seeds: int) -> bool:
     our_wall: list[float] = []
     their_wall: list[float] = []
     for seed in range(1, seeds + 1):
-        started = time.perf_counter()
-        result = sim.run(scenario, seed=seed)
-        our_wall.append(time.perf_counter() - started)
+        result, seconds = timed_call(lambda: sim.run(scenario, seed=seed))  # noqa: B023
+        our_wall.append(seconds)
         ours.append(sim_metrics(result))
-        started = time.perf_counter()
-        simpy_result = run_simpy(scenario, seed)
-        their_wall.append(time.perf_counter() - started)
+        simpy_result, seconds = timed_call(lambda: run_simpy(scenario, seed))  # noqa: B023
+        their_wall.append(seconds)
         theirs.append(simpy_result.metrics())
-    ratio = statistics.median(their_wall) / statistics.median(our_wall)
+    mine, other = stats(our_wall), stats(their_wall)
+    ratio = other["median"] / mine["median"]
     print(f"sim vs SimPy on {scenario.name!r} ({scenario.duration:g} s simulated, "
           f"{seeds} seeds; wall time includes set-up)")
-    print(f"  sim   wall s  min {min(our_wall):6.2f}  median {statistics.median(our_wall):6.2f}"
-          f"  max {max(our_wall):6.2f}")
-    print(f"  SimPy wall s  min {min(their_wall):6.2f}  median "
-          f"{statistics.median(their_wall):6.2f}  max {max(their_wall):6.2f}")
+    print(f"  sim   wall s  min {mine['min']:6.2f}  median {mine['median']:6.2f}"
+          f"  max {mine['max']:6.2f}")
+    print(f"  SimPy wall s  min {other['min']:6.2f}  median "
+          f"{other['median']:6.2f}  max {other['max']:6.2f}")
     print(f"  speed-up (median SimPy / median sim): {ratio:.2f}x")
     print(f"  {'metric':<24}{'sim mean':>12}{'SimPy mean':>12}{'t':>8}")
     equal = True

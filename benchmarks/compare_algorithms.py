@@ -8,9 +8,12 @@ algorithm at each cluster size and prints a Markdown table; it also writes ``com
     python benchmarks/compare_algorithms.py --quick         # CI smoke: 10 and 100, 100k keys
     python benchmarks/compare_algorithms.py --sizes 10,100,1000 --keys 500000 --out DIR
 
-Algorithms: HashRing (160 vnodes), JumpHash, MementoHash, Rendezvous, Maglev (M = 65537, and
-at 1,000+ nodes a second series with the paper's recommended M > 100 N, the next prime),
-MultiProbe (k = 21) and BoundedLoadRing (eps = 0.25), all with the default xxh3 key hash.
+Algorithms: every entry of ``consistent.ALGORITHMS``, built with those of the options
+vnodes=160, table_size=65537 (Maglev; at 1,000+ nodes a second series with the paper's
+recommended M > 100 N, the next prime), probes=21 and eps=0.25 that its class declares, all
+with the default xxh3 key hash. The class's facts choose the method: how peak-to-mean is
+measured (exact ownership, counted over keys, or a stateful algorithm's loads) and which
+node a removal takes.
 Removal takes the middle node (JumpHash: the last, the only one it can remove).
 
 Method (every row uses the same seeded keys; a row that uses fewer says so in ``keys``):
@@ -61,9 +64,6 @@ import csv
 import gc
 import json
 import math
-import os
-import platform
-import statistics
 import sys
 import time
 import tracemalloc
@@ -75,17 +75,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from consistent import (
-    BoundedLoadRing,
-    HashRing,
-    JumpHash,
-    Maglev,
-    MementoHash,
-    MultiProbe,
-    Placement,
-    Rendezvous,
+if __package__ in (None, ""):  # run by path (python benchmarks/compare_algorithms.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import (
+    affordable,
+    machine,
+    machine_line,
+    sample_keys,
+    stats,
+    timed,
+    timed_fresh,
 )
-from consistent._protocol import sample_keys
+from consistent import ALGORITHMS, BoundedLoadRing, HashRing, Maglev, Placement
 
 MAGLEV_TABLE = 65537
 # Seconds: builds slower than this are not repeated under tracemalloc (see ``measure``).
@@ -113,7 +115,7 @@ class Contender:
     build: Callable[[list[str]], Placement]
     params: Callable[[int], str]
     # How peak-to-mean is obtained: "ownership" (a measurement of the structure),
-    # "keys" (counted over the keys) or "assign" (BoundedLoadRing's loads).
+    # "keys" (counted over the keys) or "assign" (a stateful algorithm's loads).
     balance: str
     remove_last: bool = False
     min_nodes: int = 0
@@ -121,44 +123,66 @@ class Contender:
     key_cap: Callable[[int], int] | None = None
 
 
+# The settings compared, per constructor option (an algorithm takes those it declares).
+OPTIONS: dict[str, Any] = {"vnodes": 160, "table_size": MAGLEV_TABLE, "probes": 21, "eps": 0.25}
+# Algorithms whose lookups cost O(n) per key: cap keys x nodes so 10,000 nodes stay within
+# minutes.
+LINEAR_PER_KEY = {"rendezvous"}
+
+
+def contender(name: str) -> Contender:
+    """The comparison's configuration of ``consistent.ALGORITHMS[name]``, from its facts."""
+    cls = ALGORITHMS[name]
+    options = {key: OPTIONS[key] for key in sorted(cls.options) if key in OPTIONS}
+    label = ", ".join(f"{key}={value}" for key, value in options.items())
+    label = label.replace(f"table_size={MAGLEV_TABLE}", f"M={MAGLEV_TABLE}")
+    label = label.replace("probes=", "k=")
+
+    def build(names: list[str]) -> Placement:
+        placement: Placement = cls(names, **options)
+        return placement
+
+    if cls.stateful:
+        balance = "assign"
+    elif cls.exact_ownership:
+        balance = "ownership"
+    else:
+        balance = "keys"
+    key_cap = (lambda n: max(10_000, RENDEZVOUS_PAIRS // n)) if name in LINEAR_PER_KEY else None
+    return Contender(
+        cls.__name__,
+        build,
+        lambda _: label,
+        balance,
+        remove_last=not cls.removes_any_node,
+        key_cap=key_cap,
+    )
+
+
 def _maglev_large(names: list[str]) -> Maglev:
     return Maglev(names, table_size=next_prime(100 * len(names)))
 
 
-CONTENDERS: tuple[Contender, ...] = (
-    Contender("HashRing", lambda n: HashRing(n, vnodes=160), lambda _: "vnodes=160", "ownership"),
-    Contender("JumpHash", JumpHash, lambda _: "", "keys", remove_last=True),
-    Contender("MementoHash", MementoHash, lambda _: "", "keys"),
-    # O(n) per key: cap keys x nodes so 10,000 nodes stay within minutes.
-    Contender(
-        "Rendezvous",
-        Rendezvous,
-        lambda _: "",
-        "keys",
-        key_cap=lambda n: max(10_000, RENDEZVOUS_PAIRS // n),
-    ),
-    Contender(
-        "Maglev",
-        lambda n: Maglev(n, table_size=MAGLEV_TABLE),
-        lambda _: f"M={MAGLEV_TABLE}",
-        "ownership",
-    ),
-    # The paper recommends M > 100 N; a second series shows it where 65537 falls short.
-    Contender(
-        "Maglev M>100N",
-        _maglev_large,
-        lambda n: f"M={next_prime(100 * n)}",
-        "ownership",
-        min_nodes=MAGLEV_TABLE // 100 + 1,
-    ),
-    Contender("MultiProbe", lambda n: MultiProbe(n, probes=21), lambda _: "k=21", "ownership"),
-    Contender(
-        "BoundedLoadRing",
-        lambda n: BoundedLoadRing(n, eps=0.25),
-        lambda _: "eps=0.25, vnodes=160",
-        "assign",
-    ),
-)
+def _contenders() -> tuple[Contender, ...]:
+    """Every registered algorithm, and Maglev's second series right after Maglev."""
+    contenders = []
+    for name in ALGORITHMS:
+        contenders.append(contender(name))
+        if name == "maglev":
+            # The paper recommends M > 100 N; a second series shows it where 65537 falls short.
+            contenders.append(
+                Contender(
+                    "Maglev M>100N",
+                    _maglev_large,
+                    lambda n: f"M={next_prime(100 * n)}",
+                    "ownership",
+                    min_nodes=MAGLEV_TABLE // 100 + 1,
+                )
+            )
+    return tuple(contenders)
+
+
+CONTENDERS: tuple[Contender, ...] = _contenders()
 
 
 @dataclass(frozen=True)
@@ -175,57 +199,6 @@ class Budget:
 
 FULL = Budget(0.25, 50_000, 2.0, 5, 200_000)
 QUICK = Budget(0.05, 5_000, 0.3, 3, 50_000)
-
-
-# ---------------------------------------------------------------------- timing helpers
-
-
-def timed(fn: Callable[[], object], repeat: int, warmup: bool = True) -> list[float]:
-    """Seconds per call of ``fn``, ``repeat`` times (after one warm-up), GC paused."""
-    if warmup:
-        fn()
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return times
-
-
-def timed_fresh(
-    prepare: Callable[[], Any], act: Callable[[Any], object], repeat: int, budget: float
-) -> list[float]:
-    """Time ``act(prepare())`` without timing ``prepare``; stop early past ``budget`` s."""
-    times: list[float] = []
-    spent = 0.0
-    while len(times) < repeat and (not times or spent < budget):
-        subject = prepare()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            act(subject)
-            elapsed = time.perf_counter() - start
-        finally:
-            gc.enable()
-        times.append(elapsed)
-        spent += elapsed
-    return times
-
-
-def stats(times: Sequence[float], scale: float = 1.0) -> dict[str, float]:
-    scaled = [t * scale for t in times]
-    return {"min": min(scaled), "median": statistics.median(scaled), "max": max(scaled)}
-
-
-def affordable(per_key: float, budget: float, available: int, floor: int) -> int:
-    """How many keys one pass can afford within ``budget`` seconds (at least ``floor``)."""
-    if per_key <= 0:
-        return available
-    return max(min(floor, available), min(available, int(budget / per_key)))
 
 
 # ------------------------------------------------------------------------ measurements
@@ -387,7 +360,7 @@ def _stateless_rows(
     row["p2m_keys_count"] = len(keys)
     if contender.balance == "ownership":
         row["p2m"] = peak_to_mean(list(base.ownership().values()))
-        row["p2m_method"] = "exact" if contender.name != "MultiProbe" else "exact (model)"
+        row["p2m_method"] = "exact"
     else:
         row["p2m"] = row["p2m_keys"]
         row["p2m_method"] = "keys"
@@ -454,16 +427,6 @@ def _ratio(moved: float, optimal: float) -> float:
 
 
 # ------------------------------------------------------------------------------ output
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "numpy": np.__version__,
-        "cpu_count": os.cpu_count(),
-    }
 
 
 def _bytes(value: float | None) -> str:
@@ -674,11 +637,11 @@ NOTES = (
     f"structure, for builds slower than {TRACE_BUILD_LIMIT:g} s (tracing them takes ~10x "
     "longer; a deep copy shares immutable ints, so it reads low). Node-name strings not "
     "counted.",
-    "p2m from: exact = ownership() of the structure (ring arcs, Maglev table); exact (model) "
-    "= MultiProbe's closed form under the paper's model; keys = counted over the keys (jump, "
-    "memento and rendezvous give 1/n by construction); assign = BoundedLoadRing loads after "
-    "assigning every key. floor = peak/mean a perfectly uniform placement shows on as many "
-    "keys (sampling noise).",
+    "p2m from: exact = ownership() of the structure (ring arcs, Maglev table, MultiProbe's "
+    "closed form over its points); keys = counted over the keys (where ownership() is the "
+    "expected 1/n or weight share: jump, memento, rendezvous); assign = BoundedLoadRing loads "
+    "after assigning every key. floor = peak/mean a perfectly uniform placement shows on as "
+    "many keys (sampling noise).",
     "move: moved / optimal (share of the node that joined or left). Removal takes the middle "
     "node, JumpHash its last bucket. exact = HashRing.movement_to; keys = counted over the "
     "keys; replay = BoundedLoadRing keys re-assigned on the changed membership.",
@@ -755,10 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv[1:] if argv is None else argv
     )
     info = machine()
-    header = (
-        f"{info['platform']}, {info['processor']}, {info['cpu_count']} CPUs, "
-        f"{info['python']}, numpy {info['numpy']}"
-    )
+    header = machine_line()
     print(f"# Placement algorithms compared\n\nmachine: {header}\ncommand: `{command.strip()}`\n")
     sys.stdout.flush()
 

@@ -4,9 +4,12 @@ Every placement algorithm implements :class:`Placement`; keys are hashed once, b
 :mod:`consistent`'s key-hashing step (:func:`hash_key`, :func:`hash_keys`).
 """
 
+from consistent._anchor import AnchorHash
 from consistent._backoff import CheckSchedule, ExponentialBackoff, Jitter
+from consistent._binomial import BinomialHash
 from consistent._bounded import BoundedLoadRing
 from consistent._detectors import FailurePercentage, OutlierDetection, SuccessRateOutliers
+from consistent._dxhash import DxHash
 from consistent._errors import (
     ConsistentError,
     DuplicateNodeError,
@@ -55,6 +58,7 @@ from consistent._pool import (
     SuccessRateEjection,
     transition_diagram,
 )
+from consistent._powerch import PowerCH
 from consistent._presets import PRESETS
 from consistent._protocol import Placement, movement
 from consistent._registry import ALGORITHMS
@@ -104,6 +108,10 @@ __all__ = [
     "jump_back_hash_many",
     "JumpBackAnchor",
     "JumpBackAnchorBuckets",
+    "AnchorHash",
+    "DxHash",
+    "PowerCH",
+    "BinomialHash",
     "Rendezvous",
     "Maglev",
     "MultiProbe",

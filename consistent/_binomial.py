@@ -19,8 +19,11 @@ and of ``E`` alone, so a bucket added at ``n`` takes keys only from the others, 
 All arithmetic is integer. The seeded rehash is XXH3-64 of the 64-bit value under the seed
 (:func:`~consistent._hashing.mix_scalar`); see below for why not the reference's.
 
-Balance is near perfect: the last level's buckets receive a share that differs from
-``1/n`` by a term that shrinks geometrically with ``omega`` (the paper's Theorem 3).
+Balance is near perfect: the buckets above the minor tree receive a share that differs
+from ``1/n`` by a term that shrinks geometrically with ``omega`` (the paper's Theorem 3);
+:func:`binomial_shares` gives every bucket's exact probability (the largest over the
+smallest is at most 1.032). :meth:`BinomialHash.ownership` reports ``1/n`` each, the
+registry's convention for shares that are expected rather than measured.
 
 Reference: ``BinomialEngine`` of java-consistent-hashing-algorithms (the paper's authors'
 benchmark). Its rehash, ``((c v + 1)**2 * s mod 2**64) >> 32`` with jump hash's LCG
@@ -199,21 +202,6 @@ class BinomialHash(AppendOnlyPlacement):
 
     def _buckets(self, key_hashes: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.int32]:
         return binomial_buckets(key_hashes, size).astype(np.int32)
-
-    def ownership(self) -> dict[str, float]:
-        """Each node's share of the key space, exact for BinomialHash's hash model.
-
-        Computed from the algorithm's probabilities (uniform ``h``, independent draws):
-        close to ``1/n``, with the deviation the paper bounds; buckets of the last tree
-        level differ from the others.
-
-        Runtime complexity: O(n).
-
-        >>> shares = BinomialHash(["a", "b", "c"]).ownership()
-        >>> round(sum(shares.values()), 12)
-        1.0
-        """
-        return dict(zip(self._nodes, binomial_shares(len(self._nodes)), strict=True))
 
     def nodes_for(self, key: Key, n: int) -> list[str]:
         """The home of ``key`` and ``n - 1`` more distinct nodes, each drawn by BinomialHash.

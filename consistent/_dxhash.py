@@ -26,10 +26,11 @@ Capacity: joins reuse the most recently freed bucket. When every bucket works, a
 *scales* the array: its capacity doubles, as the paper's ``Scale`` operation (and the
 C++ ``resize``) do. Scaling changes ``mod capacity`` for every key, so it moves keys between
 existing nodes -- about half of them; it is the one operation that does. The default
-capacity is the smallest power of two holding the initial nodes, so building with ``n``
-nodes and growing to ``n`` one join at a time give the same placement; pass a larger
-``capacity`` to leave room for joins without scaling. Lookups draw ``capacity / n``
-buckets on average.
+capacity is the smallest power of two holding the initial nodes, and at least 32 (so small
+clusters do not rescale, and remap, at every doubling of their size); building with ``n``
+nodes and growing to ``n`` one join at a time give the same placement. Pass ``capacity``
+to leave more room for joins without scaling. Lookups draw ``capacity / n`` buckets on
+average, so a capacity far above the node count slows them down.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from consistent._reusable import ReusableBucketPlacement
 __all__ = ["DxHash"]
 
 _MAX_CAPACITY: Final = 1 << 30
+_MIN_DEFAULT_CAPACITY: Final = 32
 _DRAWS_PER_BUCKET: Final = 4
 
 
@@ -57,14 +59,13 @@ class DxHash(ReusableBucketPlacement):
     when none is free the bucket array doubles, which remaps keys (see
     :mod:`consistent._dxhash`). The placement depends only on which buckets are working.
 
-    Runtime complexity: lookups O(capacity / n) expected draws (about 1.4 with the
-    default capacity; the loop runs in Python for ``node_for``, use :meth:`lookup_codes`
-    for many keys); ``add`` O(1) amortised; ``remove`` O(1) engine work plus an O(n)
-    shift of join-order codes in C; memory 1 byte per bucket plus the free stack.
+    Runtime complexity: lookups O(capacity / n) expected draws (below 2 with the default
+    capacity from 16 nodes on; the loop runs in Python for ``node_for``, use
+    :meth:`lookup_codes` for many keys); ``add`` O(1) amortised; ``remove`` O(1) engine
+    work plus an O(n) shift of join-order codes in C; memory 1 byte per bucket plus the
+    free stack.
 
-    >>> ring = DxHash(["a", "b", "c"])
-    >>> ring.capacity
-    4
+    >>> ring = DxHash(["a", "b", "c"], capacity=4)
     >>> ring.remove("b")
     >>> ring.node_for("user:42") in ("a", "c")
     True
@@ -75,7 +76,7 @@ class DxHash(ReusableBucketPlacement):
         nodes: initial node names (a mapping of name to weight is accepted if every
             weight is 1).
         capacity: the initial number of buckets, at least ``len(nodes)``; default the
-            smallest power of two that holds the nodes.
+            smallest power of two that holds the nodes, and at least 32.
         hash: a hash family name (``"xxh3"``, ``"md5"``) or a
             :class:`~consistent.KeyHasher`; xxh3 by default.
 
@@ -96,7 +97,7 @@ class DxHash(ReusableBucketPlacement):
     @classmethod
     def _initial_capacity(cls, count: int, capacity: int | None) -> int:
         if capacity is None:
-            return 1 << max(count - 1, 0).bit_length()
+            return max(_MIN_DEFAULT_CAPACITY, 1 << max(count - 1, 0).bit_length())
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
             raise InvalidTypeError(
                 f"capacity must be an int, got {type(capacity).__name__}: {capacity!r}"

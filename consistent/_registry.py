@@ -42,7 +42,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from consistent._anchor import AnchorHash
+from consistent._binomial import BinomialHash
 from consistent._bounded import BoundedLoadRing
+from consistent._dxhash import DxHash
 from consistent._fliphash import FlipHash
 from consistent._jump import JumpHash
 from consistent._jumpback import JumpBackHash
@@ -50,6 +53,7 @@ from consistent._jumpbackanchor import JumpBackAnchor
 from consistent._maglev import Maglev
 from consistent._memento import MementoHash
 from consistent._multiprobe import MultiProbe
+from consistent._powerch import PowerCH
 from consistent._rendezvous import Rendezvous
 from consistent._ring import HashRing
 
@@ -77,6 +81,10 @@ _CLASSES: Final[tuple[type[Any], ...]] = (
     FlipHash,
     JumpBackHash,
     JumpBackAnchor,
+    AnchorHash,
+    DxHash,
+    PowerCH,
+    BinomialHash,
 )
 
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from consistent._errors import DuplicateNodeError, EmptyRingError, InvalidArgumentError
 from consistent._hashing import Key, KeyHasher, Keys, get_hasher
-from consistent._protocol import codes_by_block, copy_slots, name_array, with_room
+from consistent._protocol import codes_by_block, name_array, with_room
 from consistent._validate import (
     NODES_REFUSAL,
     check_equal_share_weight,
@@ -373,7 +373,10 @@ class ReusableBucketPlacement:
 
         Runtime complexity: O(capacity).
         """
-        clone = copy_slots(self, type(self))
+        clone = object.__new__(type(self))
+        for cls in type(self).__mro__:  # this class's slots and the subclass's
+            for slot in getattr(cls, "__slots__", ()):
+                object.__setattr__(clone, slot, getattr(self, slot))
         clone._nodes = list(self._nodes)
         clone._bucket_of = dict(self._bucket_of)
         clone._node_at = list(self._node_at)

@@ -22,7 +22,7 @@ class NaiveDx:
     """The NSArray as a dict bucket -> node, probing written out, free buckets a stack."""
 
     def __init__(self, nodes: list[str]) -> None:
-        self.capacity = 1
+        self.capacity = 32
         while self.capacity < len(nodes):
             self.capacity *= 2
         self.node_at = dict(enumerate(nodes))
@@ -54,14 +54,15 @@ class NaiveDx:
 class DxMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.ring = DxHash(["n0", "n1", "n2"])
-        self.model = NaiveDx(["n0", "n1", "n2"])
-        self.counter = 3
+        start = [f"n{i}" for i in range(28)]  # close to the default capacity: scaling happens
+        self.ring = DxHash(start)
+        self.model = NaiveDx(start)
+        self.counter = len(start)
 
     def homes(self) -> list[str]:
         return [self.model.lookup(h) for h in KEY_HASHES[:300]]
 
-    @precondition(lambda self: len(self.ring) < 40)
+    @precondition(lambda self: len(self.ring) < 70)
     @rule()
     def add(self) -> None:
         before = self.homes()
@@ -135,9 +136,10 @@ def test_keys_spread_evenly() -> None:
 
 
 def test_capacity_defaults_to_a_power_of_two_and_scales_when_full() -> None:
-    capacities = [DxHash([f"n{i}" for i in range(n)]).capacity for n in (0, 1, 2, 3, 5, 8, 9)]
-    assert capacities == [1, 1, 2, 4, 8, 8, 16]
-    ring = DxHash(["a", "b"])
+    sizes = (0, 1, 5, 32, 33, 64, 65, 1000)
+    capacities = [DxHash([f"n{i}" for i in range(n)]).capacity for n in sizes]
+    assert capacities == [32, 32, 32, 32, 64, 64, 128, 1024]
+    ring = DxHash(["a", "b"], capacity=2)
     ring.add("c")
     assert ring.capacity == 4
     assert DxHash(["a", "b"], capacity=10).capacity == 10

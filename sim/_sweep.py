@@ -37,6 +37,7 @@ deviation asks for, at most doubling them (a deviation from a few runs is uncert
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -331,6 +332,25 @@ class _Processes:
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes started inside inherit SIGINT ignored: Ctrl-C is the sweep's to handle.
+
+    A terminal's Ctrl-C reaches the whole process group; a local Dask cluster's workers would
+    each die with a traceback, where the sweep itself cancels them and closes the cluster.
+    (Python keeps an inherited SIG_IGN instead of installing its KeyboardInterrupt handler.)
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Dask:
     """Runs tasks on a Dask distributed cluster: given, at an address, or local."""
 
@@ -345,9 +365,11 @@ class _Dask:
         if scheduler is None:
             import logging
 
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                         processes=True, host="127.0.0.1",
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+            with _sigint_ignored():
+                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                             processes=True, host="127.0.0.1",
+                                             dashboard_address=None,
+                                             silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
         elif isinstance(scheduler, str):
             try:

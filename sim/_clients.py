@@ -104,6 +104,7 @@ class Clients:
             failure_threshold=config.failure_threshold,
             max_ejection_share=config.max_ejection_share,
             health_check_backoff=backoff,
+            eject_on_upstream=config.eject_on_upstream_error,
         )
         budget = self.retry_policy.new_budget() if config.retry_budget_ratio > 0 else None
         return Client(index, pool, budget, rng)
@@ -162,12 +163,17 @@ class Clients:
             client.probing.add(endpoint)
             self.counters.health_checks_sent += 1
             server = by_name[endpoint]
-            if server.up:
+            if server.ok:
                 self.engine.at(now + 2 * self.network.hop(), self._probe_done,
                                (client, endpoint, True))
-            else:
+            elif server.hung or (not server.up and server.mode == "blackhole"):
+                # Nothing answers: the check fails at its timeout.
                 self.engine.at(now + self.scenario.clients.health_check_timeout,
                                self._probe_done, (client, endpoint, False))
+            else:
+                # Refused (process gone) or refusing (leaving): it fails in a round trip.
+                self.engine.at(now + 2 * self.network.hop(), self._probe_done,
+                               (client, endpoint, False))
         # Keep the chain alive: checks that were not due yet (or moved later since this poll
         # was scheduled) need their own poll, and nothing else may come to schedule it.
         self.schedule_poll(client)

@@ -44,7 +44,8 @@ class Cluster:
         self.index = {name: i for i, name in enumerate(self.names)}
         #: Key ids the workload draws (0 .. keys-1), as the placements hash them.
         self.keys = np.arange(scenario.workload.keys, dtype=np.uint64)
-        self.views = ViewCache(scenario.placement, self.names, self.keys)
+        self.views = ViewCache(scenario.placement, self.names, self.keys,
+                               scenario.cluster.replication)
         #: Homes depend on the load at placement time (bounded loads), not on views only.
         self.stateful = ALGORITHMS[scenario.placement.algorithm].stateful
         self.membership = ClusterMembership(scenario, engine, self.servers, self.views,
@@ -58,34 +59,42 @@ class Cluster:
         for i in sorted(initial):
             server = self.servers[i]
             server.up = server.member = True
+            server.refresh()
             self.membership.adopt(server, view)
             self.observer.on_up(now, i, "start")
 
-    def go_down(self, node: int, kind: str) -> None:
+    def go_down(self, node: int, kind: str, mode: str = "refuse") -> bool:
         """``node``'s process stops (crash, restart or the end of a decommission's drain).
 
         What it was serving or queueing is lost; peers that were not told it was leaving
-        learn it from missed heartbeats.
+        learn it from missed heartbeats. ``mode`` says how the world sees it while it is
+        down (``"refuse"`` or ``"blackhole"``). Returns False if it was already down.
         """
         server = self.servers[node]
         if not server.up:
-            return
+            return False
         now = self.engine.now
         server.up = False
+        server.hung = False
+        server.mode = mode
+        server.on_drained = None
+        server.refresh()
         server.down_at = now
         server.epoch += 1
         server.incarnation += 1
         for attempt in server.queue:
             attempt.lost = node
         server.queue.clear()
+        server.backlog.clear()
         server.busy = 0
         server.placer = None  # in-memory load counts die with the process
         if kind == "decommission":
             server.member = False
         self.observer.on_down(now, node, kind)
         if server.leaving:
-            return  # peers removed it when it announced
+            return True  # peers removed it when it announced
         self.membership.stopped(node)
+        return True
 
     def come_up(self, node: int, kind: str) -> None:
         """``node`` starts (after a restart, or joining): fetch a view, then announce."""
@@ -94,7 +103,9 @@ class Cluster:
             return
         server.up = server.member = True
         server.leaving = False
+        server.refresh()
         server.epoch += 1
+        server.suspects.clear()
         self.membership.started(node, kind)
 
     def announce_leave(self, node: int) -> bool:
@@ -103,6 +114,37 @@ class Cluster:
         if not server.up or server.leaving:
             return False
         server.leaving = True
+        server.refresh()
         self.observer.on_leave(self.engine.now, node)
         self.membership.leaving(node)
+        return True
+
+    def hang(self, node: int, duration: float) -> bool:
+        """``node`` stops answering for ``duration`` (False if it is not up and answering).
+
+        Its heartbeats stop, so peers remove it as they would a crashed server.
+        """
+        server = self.servers[node]
+        if not server.up or server.hung:
+            return False
+        server.hung = True
+        server.hang_for = duration
+        server.refresh()
+        server.incarnation += 1
+        self.observer.on_down(self.engine.now, node, "hang")
+        if not server.leaving:
+            self.membership.stopped(node)
+        return True
+
+    def resume(self, node: int) -> bool:
+        """``node`` answers again after a hang (False if it is not hung)."""
+        server = self.servers[node]
+        if not server.up or not server.hung:
+            return False
+        server.hung = False
+        server.refresh()
+        server.incarnation += 1
+        self.observer.on_up(self.engine.now, node, "hang")
+        if not server.leaving:
+            self.membership.resumed(node)
         return True

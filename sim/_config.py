@@ -28,6 +28,8 @@ __all__ = [
     "Decommission",
     "Fault",
     "FAULT_KINDS",
+    "Hang",
+    "MODES",
     "Join",
     "MembershipConfig",
     "MetricsConfig",
@@ -111,6 +113,11 @@ class ClusterConfig:
     service_mean: float = _f(0.002, "pos_float", "mean service time in seconds")
     service_cv: float = _f(1.0, "nonneg_float", "coefficient of variation (lognormal only)")
     queue_limit: int = _f(0, "nonneg_int", "queue length that rejects; 0 = no limit")
+    forward_timeout: float = _f(
+        0.1, "pos_float",
+        "an entry gives up on a forward that gets no answer after this, and fills in from the "
+        "next replica",
+    )
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,11 @@ class ClientConfig:
     retry_backoff_base: float = _f(0.01, "pos_float", "first retry backoff in seconds")
     retry_backoff_cap: float = _f(1.0, "pos_float", "longest retry backoff in seconds")
     retry_budget_ratio: float = _f(0.2, "nonneg_float", "retries per request; 0 = no budget")
+    eject_on_upstream_error: bool = _f(
+        False, "bool",
+        "count an entry's 'upstream unavailable' reply against the entry (by default the pool "
+        "does not blame the messenger)",
+    )
 
 
 @dataclass(frozen=True)
@@ -190,12 +202,26 @@ class Outage(NamedTuple):
     end: float
 
 
+MODES = ("refuse", "blackhole")
+"""How the world sees a server that is down: ``refuse`` (the process is gone, its host is up:
+connections are refused after one round trip, and those open on it are reset) or
+``blackhole`` (the host or network is gone: nothing comes back, senders learn at their
+timeouts)."""
+
+_MODE_DOC = ("how the world sees it down: refuse (process gone, host up: refused in one round "
+             "trip, open connections reset) or blackhole (host gone: senders time out)")
+_GRACEFUL_DOC = ("announce the leave, refuse new requests, finish the held ones (up to drain), "
+                 "then stop; on return announce the join. false: a plain crash (mode applies)")
+_DRAIN_DOC = "longest a graceful stop waits for the requests the server holds, seconds"
+
+
 @dataclass(frozen=True)
 class Crash:
-    """A server goes down for good."""
+    """A server's process dies for good (``mode``: refused or black-holed from then on)."""
 
     at: float = _f(10.0, "nonneg_float", "time of the crash")
     node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
+    mode: str = _f("refuse", "mode", _MODE_DOC)
     kind: str = field(default="crash", init=False, repr=False)
 
     def outages(self, servers: int) -> tuple[Outage, ...]:
@@ -205,31 +231,41 @@ class Crash:
 
 @dataclass(frozen=True)
 class Restart:
-    """A server goes down and comes back after ``downtime``."""
+    """A server restarts: it stops (gracefully by default) and starts ``downtime`` later."""
 
-    at: float = _f(10.0, "nonneg_float", "time it goes down")
+    at: float = _f(10.0, "nonneg_float", "time it is told to stop (or crashes)")
     node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
-    downtime: float = _f(5.0, "pos_float", "seconds it stays down")
+    downtime: float = _f(5.0, "pos_float", "seconds from its stop to its start")
+    graceful: bool = _f(True, "bool", _GRACEFUL_DOC)
+    drain: float = _f(5.0, "nonneg_float", _DRAIN_DOC)
+    mode: str = _f("refuse", "mode", _MODE_DOC + "; when graceful = false")
     kind: str = field(default="restart", init=False, repr=False)
 
     def outages(self, servers: int) -> tuple[Outage, ...]:
-        """Out of service from ``at`` to ``at + downtime``."""
-        return (Outage(node_index(self.node), self.at, self.at + self.downtime),)
+        """Out of service from ``at`` to its start: ``downtime`` after it stops (a graceful
+        stop comes at most ``drain`` after ``at``)."""
+        drain = self.drain if self.graceful else 0.0
+        return (Outage(node_index(self.node), self.at, self.at + drain + self.downtime),)
 
 
 @dataclass(frozen=True)
 class RollingRestart:
-    """Servers restart one at a time: one every ``pace`` seconds, each down ``downtime``."""
+    """Servers restart one at a time (gracefully by default), one every ``pace`` seconds."""
 
-    at: float = _f(10.0, "nonneg_float", "time the first server goes down")
-    pace: float = _f(10.0, "pos_float", "seconds between consecutive servers going down")
-    downtime: float = _f(5.0, "pos_float", "seconds each server stays down")
+    at: float = _f(10.0, "nonneg_float", "time the first server is told to stop")
+    pace: float = _f(10.0, "pos_float", "seconds between consecutive servers' stops")
+    downtime: float = _f(5.0, "pos_float", "seconds from each server's stop to its start")
     nodes: int = _f(0, "nonneg_int", "how many servers, in index order; 0 = all")
+    graceful: bool = _f(True, "bool", _GRACEFUL_DOC)
+    drain: float = _f(5.0, "nonneg_float", _DRAIN_DOC)
+    mode: str = _f("refuse", "mode", _MODE_DOC + "; when graceful = false")
     kind: str = field(default="rolling-restart", init=False, repr=False)
 
     def outages(self, servers: int) -> tuple[Outage, ...]:
         """Server ``k`` (of the first ``nodes``, or of all ``servers``) out ``k * pace`` later."""
-        return tuple(Outage(k, self.at + k * self.pace, self.at + k * self.pace + self.downtime)
+        drain = self.drain if self.graceful else 0.0
+        return tuple(Outage(k, self.at + k * self.pace,
+                            self.at + k * self.pace + drain + self.downtime)
                      for k in range(self.nodes or servers))
 
 
@@ -248,11 +284,11 @@ class Join:
 
 @dataclass(frozen=True)
 class Decommission:
-    """A server leaves gracefully: announces, drains for ``drain`` seconds, then stops."""
+    """A server leaves for good, gracefully: announces, drains, then stops."""
 
     at: float = _f(10.0, "nonneg_float", "time of the announcement")
     node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
-    drain: float = _f(5.0, "nonneg_float", "seconds it keeps serving after announcing")
+    drain: float = _f(5.0, "nonneg_float", _DRAIN_DOC)
     kind: str = field(default="decommission", init=False, repr=False)
 
     def outages(self, servers: int) -> tuple[Outage, ...]:
@@ -274,7 +310,26 @@ class NetworkDelay:
         return ()
 
 
-Fault = Union[Crash, Restart, RollingRestart, Join, Decommission, NetworkDelay]
+@dataclass(frozen=True)
+class Hang:
+    """A server stops answering for ``duration`` seconds, then resumes with its work intact.
+
+    A long garbage-collection pause or a SIGSTOP: its process and host are up, so connections
+    are accepted and requests wait, but nothing is answered and no heartbeat is sent; senders
+    learn at their timeouts (a black hole). When it resumes it finishes what it held.
+    """
+
+    at: float = _f(10.0, "nonneg_float", "time it stops answering")
+    node: NodeRef = field(default=0, metadata={"check": "node", "doc": "server index or name"})
+    duration: float = _f(5.0, "pos_float", "seconds it stays unresponsive")
+    kind: str = field(default="hang", init=False, repr=False)
+
+    def outages(self, servers: int) -> tuple[Outage, ...]:
+        """Out of service from ``at`` to ``at + duration``."""
+        return (Outage(node_index(self.node), self.at, self.at + self.duration),)
+
+
+Fault = Union[Crash, Restart, RollingRestart, Join, Decommission, NetworkDelay, Hang]
 
 FAULT_KINDS: dict[str, type[Any]] = {
     "crash": Crash,
@@ -283,6 +338,7 @@ FAULT_KINDS: dict[str, type[Any]] = {
     "join": Join,
     "decommission": Decommission,
     "network-delay": NetworkDelay,
+    "hang": Hang,
 }
 
 

@@ -26,10 +26,20 @@ class Counters:
         "issued", "succeeded", "failed_total", "retried", "forwarded", "attempts",
         "attempt_timeouts", "attempt_rejections", "late_responses", "in_flight",
         "pending_retries", "health_checks_sent", "health_checks_passed",
-        "health_checks_failed",
+        "health_checks_failed", "forward_failures", "fill_ins",
     )
 
-    __slots__ = (*NAMES, "failed", "served")
+    #: Why an attempt failed: its entry refused (or reset) the connection; no answer in
+    #: time; the entry answered "upstream unavailable" (no replica could be reached); a full
+    #: queue; no endpoint to send to; the client's pending limit.
+    ATTEMPT_CAUSES: ClassVar[tuple[str, ...]] = (
+        "refused", "timeout", "upstream", "overload", "no_endpoint", "pool_full")
+    #: Why a request failed: the cause of its last attempt, where "upstream" shows as
+    #: "unavailable" (no replica of the key could serve it).
+    REQUEST_CAUSES: ClassVar[tuple[str, ...]] = (
+        "refused", "timeout", "unavailable", "overload", "no_endpoint", "pool_full")
+
+    __slots__ = (*NAMES, "attempt_failures", "failed", "fill_ins", "forward_failures", "served")
 
     def __init__(self, servers: int) -> None:
         self.issued = 0
@@ -49,9 +59,14 @@ class Counters:
         self.health_checks_sent = 0
         self.health_checks_passed = 0
         self.health_checks_failed = 0
-        #: Failed requests by cause.
-        self.failed: dict[str, int] = {"timeout": 0, "rejected": 0, "no_endpoint": 0,
-                                       "pool_full": 0}
+        #: Forwards an entry gave up on (refused, reset or unanswered), and the forwards it
+        #: then sent to the next replica of the key (fill-in).
+        self.forward_failures = 0
+        self.fill_ins = 0
+        #: Failed requests by cause (the cause of the last attempt; see REQUEST_CAUSES).
+        self.failed: dict[str, int] = dict.fromkeys(self.REQUEST_CAUSES, 0)
+        #: Failed attempts by cause (see ATTEMPT_CAUSES).
+        self.attempt_failures: dict[str, int] = dict.fromkeys(self.ATTEMPT_CAUSES, 0)
         #: Requests served, by server index.
         self.served: list[int] = [0] * servers
 

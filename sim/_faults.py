@@ -1,15 +1,20 @@
 """Faults: turn a scenario's fault list into scheduled model operations.
 
-=================  ============================================================
+=================  ==================================================================
 kind               what happens
-=================  ============================================================
-crash              the server goes down for good
-restart            down at ``at``, up again ``downtime`` later
-rolling-restart    servers 0, 1, ... each restart; one goes down every ``pace``
+=================  ==================================================================
+crash              the process dies for good; ``mode``: refuse or blackhole
+restart            a graceful stop at ``at`` (announce, refuse new work, drain, stop),
+                   up again ``downtime`` after it stopped; ``graceful = false``: a crash
+rolling-restart    servers 0, 1, ... each restart as above; one every ``pace``
+hang               stops answering for ``duration`` (a black hole), then resumes
 join               ``count`` new servers start and announce themselves
-decommission       announce the leave, keep serving for ``drain``, then stop
+decommission       a graceful stop with no return
 network-delay      every hop takes ``extra`` longer for ``duration``
-=================  ============================================================
+=================  ==================================================================
+
+How each is carried out lives in :class:`sim._model.Model` (``go_down``, ``restart``,
+``leave``, ``hang``, ``join``); this module only schedules them.
 
 A crash and the end of a decommission are final: a scenario in which a restart or a rolling
 restart would bring such a server back up afterwards is rejected when it is validated
@@ -23,6 +28,7 @@ from sim._config import (
     Crash,
     Decommission,
     Fault,
+    Hang,
     Join,
     NetworkDelay,
     Restart,
@@ -40,13 +46,17 @@ def schedule_faults(model: Model, faults: tuple[Fault, ...]) -> None:
     next_new = scenario.cluster.servers
     for fault in faults:
         if isinstance(fault, Crash):
-            model.engine.control_at(fault.at, _go_down, (model, node_index(fault.node), "crash"))
+            model.engine.control_at(fault.at, _go_down,
+                                    (model, node_index(fault.node), "crash", fault.mode))
         elif isinstance(fault, Restart):
-            _restart(model, node_index(fault.node), fault.at, fault.downtime)
+            _restart(model, node_index(fault.node), fault.at, fault)
         elif isinstance(fault, RollingRestart):
             count = fault.nodes or scenario.cluster.servers
             for k in range(count):
-                _restart(model, k, fault.at + k * fault.pace, fault.downtime)
+                _restart(model, k, fault.at + k * fault.pace, fault)
+        elif isinstance(fault, Hang):
+            model.engine.control_at(fault.at, _hang, (model, node_index(fault.node),
+                                                      fault.duration))
         elif isinstance(fault, Join):
             for _ in range(fault.count):
                 model.engine.control_at(fault.at, _join, (model, next_new))
@@ -59,19 +69,24 @@ def schedule_faults(model: Model, faults: tuple[Fault, ...]) -> None:
             model.engine.control_at(fault.at + fault.duration, _delay, (model, 0.0))
 
 
-def _restart(model: Model, node: int, at: float, downtime: float) -> None:
-    model.engine.control_at(at, _go_down, (model, node, "restart"))
-    model.engine.control_at(at + downtime, _come_up, (model, node, "restart"))
+def _restart(model: Model, node: int, at: float, fault: Restart | RollingRestart) -> None:
+    model.engine.control_at(at, _restart_now, (model, node, fault))
 
 
-def _go_down(args: tuple[Model, int, str]) -> None:
-    model, node, kind = args
-    model.go_down(node, kind)
+def _restart_now(args: tuple[Model, int, Restart | RollingRestart]) -> None:
+    model, node, fault = args
+    model.restart(node, downtime=fault.downtime, graceful=fault.graceful, drain=fault.drain,
+                  mode=fault.mode)
 
 
-def _come_up(args: tuple[Model, int, str]) -> None:
-    model, node, kind = args
-    model.come_up(node, kind)
+def _go_down(args: tuple[Model, int, str, str]) -> None:
+    model, node, kind, mode = args
+    model.go_down(node, kind, mode)
+
+
+def _hang(args: tuple[Model, int, float]) -> None:
+    model, node, duration = args
+    model.hang(node, duration)
 
 
 def _join(args: tuple[Model, int]) -> None:

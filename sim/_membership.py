@@ -14,7 +14,9 @@ view to the next, one server at a time, as each learns of a change:
   gossip; the starting server itself fetches a view from a live peer at once, and notices
   the peers that view still lists although they are down or leaving;
 * a **leave** (graceful) is announced and spreads by gossip; the leaving server drops itself
-  from its own view at once.
+  from its own view at once;
+* a **hang** looks like a crash to peers (heartbeats stop); when the server resumes, its
+  heartbeats carry a new incarnation and peers add it back within the gossip spread.
 
 News about an older incarnation of a server (it crashed and came back meanwhile) is stale
 and ignored. All randomness comes from the run's ``membership`` stream.
@@ -97,9 +99,14 @@ class ClusterMembership:
     # -- a server's own view -----------------------------------------------------------
 
     def adopt(self, server: Server, view: View) -> None:
-        """``server`` routes by ``view`` from now on."""
+        """``server`` routes by ``view`` from now on (suspicions of nodes it drops end)."""
         if self.stateful:
             self._update_placer(server, view)
+        if server.suspects:
+            # Its view has settled on these nodes: route by the view again.
+            old = server.members
+            for node in [n for n in server.suspects if n not in view.members or n not in old]:
+                del server.suspects[node]
         self.views.hold(server.view, view)
         server.view = view
         server.homes = view.homes
@@ -154,8 +161,9 @@ class ClusterMembership:
         observer, node, incarnation = args
         server = self.servers[node]
         watcher = self.servers[observer]
-        if server.incarnation != incarnation or server.up or not watcher.up:
-            return
+        if server.incarnation != incarnation or (server.up and not server.hung) \
+                or not watcher.up:
+            return  # it came back (or this news is about an older incarnation)
         if watcher.view is not None and node in watcher.view.members:
             self.change_view(watcher, watcher.view.members - {node})
 
@@ -190,6 +198,16 @@ class ClusterMembership:
             if peer.up and not peer.leaving and peer.index not in server.view.members:
                 self.engine.control_at(now + self._spread(), self._learn_join,
                                        (node, peer.index, peer.incarnation))
+
+    def resumed(self, node: int) -> None:
+        """``node`` answers again after a hang: its heartbeats refute the suspicion, and
+        peers that removed it add it back within the gossip spread."""
+        server = self.servers[node]
+        now = self.engine.now
+        for peer in self.servers:
+            if peer.index != node and peer.member:
+                self.engine.control_at(now + self._spread(), self._learn_join,
+                                       (peer.index, node, server.incarnation))
 
     def _learn_join(self, args: tuple[int, int, int]) -> None:
         observer, node, incarnation = args

@@ -177,6 +177,11 @@ class Recorder(Observer):
         self.episodes: list[list[Any]] = []
         self._moved_total = 0.0
         self._extra_delay = 0.0
+        #: Ejections by clients' pools: all, of servers that were down, leaving or hung, and
+        #: wrongful ones (of a server that was up and serving).
+        self.ejections = 0
+        self.ejections_of_down = 0
+        self.wrongful_ejections = 0
         self._started = False
 
     # -- the tick ------------------------------------------------------------------------
@@ -209,7 +214,8 @@ class Recorder(Observer):
             "served_cv": served_cv, "keyspace_peak_to_mean": self._keyspace_skew[0],
             "keyspace_cv": self._keyspace_skew[1], "unavailable_keys": self._unavailable,
             "distinct_views": len(views), "stale_views": stale, "extra_delay": self._extra_delay,
-            "key_movement": self._moved_total,
+            "key_movement": self._moved_total, "ejections": self.ejections,
+            "wrongful_ejections": self.wrongful_ejections,
         })
         self._rows.append(row)
         self._served_rows.append(served)
@@ -380,6 +386,12 @@ class Recorder(Observer):
 
     def on_pool_change(self, now: float, client: int, node: int, healthy: bool) -> None:
         if not healthy:
+            self.ejections += 1
+            if self.model.servers[node].ok:
+                # Up, not leaving and not hung: ejected for someone else's failure.
+                self.wrongful_ejections += 1
+            else:
+                self.ejections_of_down += 1
             record = self._open.get(node)
             if record is not None and record.client_detected_at is None:
                 record.client_detected_at = now
@@ -404,19 +416,21 @@ class Recorder(Observer):
         "served_peak_to_mean", "served_cv", "keyspace_peak_to_mean", "keyspace_cv",
         "unavailable_keys", "distinct_views", "stale_views", "extra_delay", "key_movement",
         "health_checks_sent", "health_checks_passed", "health_checks_failed",
+        "forward_failures", "fill_ins", "ejections", "wrongful_ejections",
     )
     """Time-series columns; counts are per bin, the rest are values at the bin's end."""
 
     COUNTER_COLUMNS = (
         "issued", "succeeded", "failed_total", "retried", "forwarded", "attempts",
         "attempt_timeouts", "late_responses", "in_flight", "health_checks_sent",
-        "health_checks_passed", "health_checks_failed",
+        "health_checks_passed", "health_checks_failed", "forward_failures", "fill_ins",
     )
     """The columns sampled from :class:`~sim._counters.Counters`, by name."""
 
     CUMULATIVE = ("issued", "succeeded", "failed", "retried", "forwarded", "attempts",
                   "attempt_timeouts", "late_responses", "key_movement", "health_checks_sent",
-                  "health_checks_passed", "health_checks_failed")
+                  "health_checks_passed", "health_checks_failed", "forward_failures",
+                  "fill_ins", "ejections", "wrongful_ejections")
 
     def finish(self, now: float) -> None:
         """Close the availability integral and the last (possibly partial) bin."""
@@ -488,6 +502,14 @@ class Recorder(Observer):
                 "attempt_timeouts": counters.attempt_timeouts,
                 "attempt_rejections": counters.attempt_rejections,
                 "late_responses": counters.late_responses,
+                "attempt_failures_by_cause": dict(sorted(counters.attempt_failures.items())),
+                "forward_failures": counters.forward_failures,
+                "fill_ins": counters.fill_ins,
+            },
+            "ejections": {
+                "total": self.ejections,
+                "of_down_servers": self.ejections_of_down,
+                "wrongful": self.wrongful_ejections,
             },
             "latency": {
                 "mean": float(latencies.mean()) if latencies.size else None,

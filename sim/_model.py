@@ -86,28 +86,81 @@ class Model:
 
     # -- operations the fault schedule calls -------------------------------------------
 
-    def go_down(self, node: int, kind: str) -> None:
-        """``node`` stops (crash, restart or the end of a decommission's drain)."""
-        self.cluster.go_down(node, kind)
+    def go_down(self, node: int, kind: str, mode: str = "refuse") -> None:
+        """``node``'s process ends at once (a crash; ``mode``: refuse or blackhole).
 
-    def come_up(self, node: int, kind: str) -> None:
-        """``node`` starts (after a restart): fetch a view, then announce."""
+        What it held fails as ``mode`` says (:meth:`sim._requests.RequestPath.server_stopped`).
+        """
+        if self.cluster.go_down(node, kind, mode):
+            self.requests.server_stopped(node, mode)
+
+    def come_up(self, node: int, kind: str, *, announce_to_clients: bool = False) -> None:
+        """``node`` starts (after a restart): fetch a view, then announce to its peers.
+
+        With ``announce_to_clients`` (a graceful restart) clients learn of it through
+        discovery too; otherwise only their health checks bring it back.
+        """
+        if self.servers[node].up:
+            return
         self.cluster.come_up(node, kind)
+        if announce_to_clients:
+            self.clients.discover_join(node)
+
+    def restart(self, node: int, *, downtime: float, graceful: bool = True,
+                drain: float = 5.0, mode: str = "refuse") -> None:
+        """``node`` restarts: stops (gracefully, or at once in ``mode``), starts ``downtime``
+        after it stopped."""
+        if graceful:
+            self.leave(node, drain, kind="restart", downtime=downtime)
+            return
+        if not self.servers[node].up:
+            return
+        self.go_down(node, "restart", mode)
+        self.engine.control_at(self.engine.now + downtime, self._start_again, (node, False))
+
+    def _start_again(self, args: tuple[int, bool]) -> None:
+        node, announce = args
+        self.come_up(node, "restart", announce_to_clients=announce)
 
     def join(self, node: int) -> None:
         """A new server starts and joins; clients discover it after a delay."""
         self.cluster.come_up(node, "join")
         self.clients.discover_join(node)
 
-    def decommission(self, node: int, drain: float) -> None:
-        """``node`` announces it leaves, keeps serving for ``drain`` seconds, then stops."""
+    def leave(self, node: int, drain: float, *, kind: str = "decommission",
+              downtime: float | None = None) -> None:
+        """A graceful stop: ``node`` announces it leaves, refuses new requests, finishes the
+        ones it holds (for at most ``drain`` seconds), then stops.
+
+        Peers learn of the leave by gossip, clients by discovery. ``kind`` is
+        ``"decommission"`` (it never returns) or ``"restart"`` (it starts again ``downtime``
+        after it stopped, and announces itself to peers and clients).
+        """
+        server = self.servers[node]
         if not self.cluster.announce_leave(node):
             return
         self.clients.discover_leave(node)
-        self.engine.control_at(self.engine.now + drain, self._stop, node)
+        stop = _GracefulStop(self, node, kind, downtime)
+        self.engine.control_at(self.engine.now + drain, stop)
+        if server.holds_work():
+            server.on_drained = stop.drained
+        else:
+            self.engine.control_at(self.engine.now, stop)
 
-    def _stop(self, node: int) -> None:
-        self.go_down(node, "decommission")
+    def decommission(self, node: int, drain: float) -> None:
+        """``node`` leaves for good, gracefully (see :meth:`leave`)."""
+        self.leave(node, drain)
+
+    def hang(self, node: int, duration: float) -> None:
+        """``node`` stops answering for ``duration`` seconds, then resumes."""
+        if not self.cluster.hang(node, duration):
+            return
+        self.requests.server_hung(node)
+        self.engine.control_at(self.engine.now + duration, self._resume, node)
+
+    def _resume(self, node: int) -> None:
+        if self.cluster.resume(node):
+            self.requests.server_resumed(node)
 
     def set_extra_delay(self, extra: float) -> None:
         """Every hop takes ``extra`` seconds longer from now on."""
@@ -133,3 +186,35 @@ class Model:
             "in_flight": in_flight,
             "conserved": ok and in_flight == c.in_flight,
         }
+
+
+class _GracefulStop:
+    """The end of one graceful stop: at its drain deadline, or as soon as the server holds
+    nothing, whichever comes first (once)."""
+
+    __slots__ = ("_done", "downtime", "kind", "model", "node")
+
+    def __init__(self, model: Model, node: int, kind: str, downtime: float | None) -> None:
+        self.model = model
+        self.node = node
+        self.kind = kind
+        self.downtime = downtime
+        self._done = False
+
+    def drained(self, server: Server) -> None:
+        """Called on the request path when the server has finished its last held request."""
+        self.model.engine.control_at(self.model.engine.now, self)
+
+    def __call__(self, _: object) -> None:
+        if self._done:
+            return
+        self._done = True
+        model = self.model
+        server = model.servers[self.node]
+        if not server.up or not server.leaving:
+            return  # stopped some other way meanwhile
+        # The process exits: whatever it still holds is reset.
+        model.go_down(self.node, self.kind, "refuse")
+        if self.downtime is not None:
+            model.engine.control_at(model.engine.now + self.downtime, model._start_again,
+                                    (self.node, True))

@@ -33,7 +33,7 @@ class Observer:
         """``server`` now routes by ``view``."""
 
     def on_sent_to_down(self, now: float, node: int) -> None:
-        """A client sent an attempt to ``node`` while it was down."""
+        """A client sent an attempt to ``node`` while it was not serving (down, leaving, hung)."""
 
     def on_attempt_failed(self, now: float, attempt: Attempt, cause: int) -> None:
         """An attempt failed; ``cause`` is the down server that lost it, or -1."""

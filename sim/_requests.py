@@ -50,14 +50,19 @@ _CHUNK = 16_384
 
 
 class Attempt:
-    """One attempt of a request: which client, key, entry and home, and whether it is done."""
+    """One attempt of a request: its client, key, entry and home, and where it stands."""
 
     __slots__ = (
         "client",
         "done",
+        "done_at",
         "entry",
+        "entry_at",
         "epoch",
+        "fwd",
+        "fwd_at",
         "home",
+        "home_at",
         "issued",
         "key",
         "lost",
@@ -65,6 +70,7 @@ class Attempt:
         "placer",
         "rid",
         "started",
+        "tried",
     )
 
     def __init__(
@@ -79,12 +85,25 @@ class Attempt:
         self.entry = entry
         self.home = entry
         self.rid = rid
+        #: The client has its outcome (a response, a refusal, a reply or its timeout).
         self.done = False
         self.epoch = -1
-        #: Index of the down server that lost this attempt, or -1.
+        #: Index of the server that lost this attempt without a word (black hole), or -1.
         self.lost = -1
         #: The entry's stateful placement that holds this attempt (bounded loads), or None.
         self.placer: Any = None
+        #: When it reaches its entry, and (forwarded or not) its current home.
+        self.entry_at = 0.0
+        self.home_at = 0.0
+        #: When the entry sent its current forward.
+        self.fwd_at = 0.0
+        #: When its current home finishes serving it (-1: not being served).
+        self.done_at = -1.0
+        #: Generation of the entry's current forward: a forward's failure or timeout that
+        #: arrives after the home answered, or after the entry moved on, is stale.
+        self.fwd = 0
+        #: Homes the entry tried and failed to reach (None until one fails).
+        self.tried: list[int] | None = None
 
 
 class RequestPath:
@@ -119,6 +138,10 @@ class RequestPath:
         self.latencies = array.array("d")
         #: Events run inline (arrivals that did not need the heap).
         self.inline_events = 0
+        membership = scenario.membership
+        #: How long an entry skips a home it failed to reach, unless its view settles first.
+        self.suspect_for = membership.heartbeat_interval * membership.missed_heartbeats
+        self.forward_timeout = scenario.cluster.forward_timeout
         # Hot-path bindings: one attribute load instead of a chain, per event.
         self._heap = engine.heap
         self._seq = engine.next_seq
@@ -136,6 +159,7 @@ class RequestPath:
         self._success = consistent.Outcome.SUCCESS
         self._timeout = consistent.Outcome.TIMEOUT
         self._failure = consistent.Outcome.FAILURE
+        self._upstream = consistent.Outcome.UPSTREAM
         # Stateful placement (bounded loads): the entry places each request when it gets
         # there, so no decision is taken at send time, and completions release the load.
         self.stateful = cluster.stateful
@@ -199,7 +223,8 @@ class RequestPath:
         server = self.cluster.by_name[endpoint]
         attempt = Attempt(client, key, issued, number, now, server.index, rid)
         self.counters.attempts += 1
-        if not server.up:
+        server.inflight += 1
+        if not server.ok:
             self.observer.on_sent_to_down(now, server.index)
         self._deadlines.append(attempt)
         if not self._sweep_scheduled:
@@ -208,40 +233,86 @@ class RequestPath:
         network = self.network
         jitter = network.jitter
         arrives = now + (network.hop() if jitter else network.hop_delay)
+        attempt.entry_at = arrives
         control = self._control_times
-        if (control and control[0] <= arrives) or self.stateful:
-            # A fault or view change may come first, or the placement depends on the load
-            # when the request gets there: let the entry decide then.
+        if (control and control[0] <= arrives) or self.stateful or not server.ok:
+            # A fault or view change may come first, the placement depends on the load when
+            # the request gets there, or the entry is not taking work: decide at the entry.
             heappush(self._heap, (arrives, self._seq(), self._at_entry, attempt))
             return
         # Nothing can change the entry's state (up, view) before the attempt reaches it, so
         # its decision is known now; this saves an event per request.
-        if not server.up:
-            attempt.lost = server.index
-            return
         home = server.homes[key]
+        if server.suspects and home in server.suspects:
+            heappush(self._heap, (arrives, self._seq(), self._at_entry, attempt))
+            return
         if home != server.index and home >= 0:
             self.counters.forwarded += 1
             attempt.home = home
+            attempt.fwd_at = arrives
             arrives += network.hop() if jitter else network.hop_delay
+        attempt.home_at = arrives
         heappush(self._heap, (arrives, self._seq(), self._at_home, attempt))
 
-    # -- at the entry and at the home ----------------------------------------------------
+    # -- at the entry ------------------------------------------------------------------
 
     def _at_entry(self, attempt: Attempt) -> None:
         server = self.servers[attempt.entry]
-        if not server.up:
-            attempt.lost = server.index
+        if not server.ok:
+            if server.up and server.hung:
+                server.backlog.append(attempt)  # accepted; read when it resumes
+            elif server.up or server.mode == "refuse":
+                # Leaving (it refuses new work) or its process is gone: connection refused.
+                self._after_hop(self._refused, attempt)
+            else:
+                attempt.lost = server.index
             return
-        home = self._assign(server, attempt) if self.stateful else server.homes[attempt.key]
+        if self.stateful:
+            home = self._assign(server, attempt)
+        else:
+            home = server.homes[attempt.key]
+            if server.suspects and home in server.suspects:
+                fill_in = self._first_unsuspected(server, attempt)
+                if fill_in == -2:
+                    # Every replica is suspect: answer at once, nothing is worth trying.
+                    attempt.home = home
+                    self._after_hop(self._upstream_reply, attempt)
+                    return
+                home = fill_in
         if home == attempt.entry or home < 0:
+            attempt.home = attempt.entry
+            attempt.home_at = self.engine.now
             self._at_home(attempt)
             return
         self.counters.forwarded += 1
+        self._forward(attempt, home)
+
+    def _forward(self, attempt: Attempt, home: int) -> None:
+        """The entry sends ``attempt`` on to ``home`` (one hop)."""
+        now = self.engine.now
         attempt.home = home
+        attempt.fwd_at = now
         network = self.network
-        hop = network.hop() if network.jitter else network.hop_delay
-        heappush(self._heap, (self.engine.now + hop, self._seq(), self._at_home, attempt))
+        arrives = now + (network.hop() if network.jitter else network.hop_delay)
+        attempt.home_at = arrives
+        heappush(self._heap, (arrives, self._seq(), self._at_home, attempt))
+
+    def _first_unsuspected(self, server: Server, attempt: Attempt) -> int:
+        """The first replica of the key by ``server``'s view it does not suspect, or -2."""
+        now = self.engine.now
+        suspects = server.suspects
+        for node in self._preference(server, attempt.key):
+            until = suspects.get(node)
+            if until is None:
+                return node
+            if until <= now:
+                del suspects[node]  # the suspicion has run out: try it again
+                return node
+        return -2
+
+    def _preference(self, server: Server, key: int) -> tuple[int, ...]:
+        view = server.view
+        return view.preference(key) if view is not None else ()
 
     def _assign(self, server: Server, attempt: Attempt) -> int:
         """Place ``attempt`` by the entry's load-aware placement; hold it until released."""
@@ -261,8 +332,54 @@ class RequestPath:
             # are interchangeable, so per-node counts may trade places, the total never.
             placer.release(attempt.key)
 
+    # -- a failed forward and fill-in -----------------------------------------------------
+
+    def _forward_failed(self, args: tuple[Attempt, int]) -> None:
+        """The entry learns its forward failed (refused, reset, or no answer in time)."""
+        attempt, fwd = args
+        if attempt.fwd != fwd or attempt.done:
+            return  # answered meanwhile, already moved on, or the client has given up
+        entry = self.servers[attempt.entry]
+        if not entry.up or entry.hung:
+            return  # the entry itself is gone or stopped: its client finds out on its own
+        now = self.engine.now
+        failed = attempt.home
+        attempt.fwd = fwd + 1
+        attempt.done_at = -1.0
+        attempt.lost = -1
+        counters = self.counters
+        counters.forward_failures += 1
+        entry.suspects[failed] = now + self.suspect_for
+        tried = attempt.tried
+        if tried is None:
+            tried = attempt.tried = [failed]
+        else:
+            tried.append(failed)
+        self._release(attempt)
+        for node in self._preference(entry, attempt.key):
+            if node in tried:
+                continue
+            until = entry.suspects.get(node)
+            if until is not None:
+                if until > now:
+                    continue
+                del entry.suspects[node]
+            counters.fill_ins += 1
+            if node == entry.index:
+                attempt.home = node
+                attempt.home_at = now
+                self._at_home(attempt)
+            else:
+                self._forward(attempt, node)
+            return
+        # No replica left to try: the entry answers "upstream unavailable".
+        self._after_hop(self._upstream_reply, attempt)
+
+    # -- at the home -------------------------------------------------------------------
+
     def _complete_and_release(self, attempt: Attempt) -> None:
-        if attempt.epoch == self.servers[attempt.home].epoch:
+        if attempt.epoch == self.servers[attempt.home].epoch \
+                and attempt.done_at == self.engine.now:
             self._release(attempt)
         RequestPath._complete(self, attempt)
 
@@ -290,8 +407,8 @@ class RequestPath:
 
     def _at_home(self, attempt: Attempt) -> None:
         server = self.servers[attempt.home]
-        if not server.up:
-            attempt.lost = server.index
+        if not server.ok:
+            self._home_not_serving(server, attempt)
             return
         if server.busy < server.concurrency:
             server.busy += 1
@@ -302,31 +419,72 @@ class RequestPath:
                 self._service = self._draw_service()
                 i = 0
             self._service_i = i + 1
-            heappush(self._heap, (self.engine.now + self._service[i], self._seq(),
-                                  self._complete, attempt))
+            done_at = attempt.done_at = self.engine.now + self._service[i]
+            heappush(self._heap, (done_at, self._seq(), self._complete, attempt))
             return
         limit = self._queue_limit
         if limit and len(server.queue) >= limit:
             self.counters.attempt_rejections += 1
             hops = 1 if attempt.home == attempt.entry else 2
             heappush(self._heap, (self.engine.now + hops * self.network.hop(), self._seq(),
-                                  self._rejected, attempt))
+                                  self._overloaded, attempt))
             return
         server.queue.append(attempt)
 
+    def _home_not_serving(self, server: Server, attempt: Attempt) -> None:
+        """``attempt`` reached a home that is down, leaving or hung."""
+        forwarded = attempt.home != attempt.entry
+        if server.up and server.hung:
+            server.queue.append(attempt)  # accepted, waits for the process to resume
+            if forwarded:
+                self._forward_timer(attempt)
+            return
+        if not forwarded:
+            # The entry is its own home and stopped in between: its client learns as any
+            # client of a stopped entry does (reset, or nothing from a black hole).
+            if server.up or server.mode == "refuse":
+                self._after_hop(self._refused, attempt)
+            else:
+                attempt.lost = server.index
+            return
+        if server.up or server.mode == "refuse":
+            # Leaving, or the process is gone: the entry's connection is refused.
+            self.engine.at(self.engine.now + self.network.hop(), self._forward_failed,
+                           (attempt, attempt.fwd))
+        else:
+            attempt.lost = server.index
+            self._forward_timer(attempt)
+
+    def _forward_timer(self, attempt: Attempt) -> None:
+        """The entry gives up on the current forward ``forward_timeout`` after sending it."""
+        at = max(self.engine.now, attempt.fwd_at + self.forward_timeout)
+        self.engine.at(at, self._forward_failed, (attempt, attempt.fwd))
+
     def _complete(self, attempt: Attempt) -> None:
         server = self.servers[attempt.home]
-        if attempt.epoch != server.epoch:
-            return  # the server went down while serving it: lost
-        self.counters.served[server.index] += 1
         now = self.engine.now
+        if attempt.epoch != server.epoch or attempt.done_at != now:
+            return  # the server stopped while serving it, or it was re-routed: stale
+        if server.hung:
+            # Paused mid-service: it finishes as much later as the hang lasts.
+            done_at = attempt.done_at = now + server.hang_for
+            heappush(self._heap, (done_at, self._seq(), self._complete, attempt))
+            return
+        self.counters.served[server.index] += 1
+        attempt.fwd += 1  # answered: a pending forward timeout is stale
         queue = server.queue
-        if queue:
+        while queue:
             nxt = queue.popleft()
+            if nxt.home != server.index:
+                continue  # its entry gave up on this server and filled in elsewhere
             nxt.epoch = server.epoch
-            heappush(self._heap, (now + self._service_time(), self._seq(), self._complete, nxt))
+            done_at = nxt.done_at = now + self._service_time()
+            heappush(self._heap, (done_at, self._seq(), self._complete, nxt))
+            break
         else:
             server.busy -= 1
+            if server.leaving and not server.holds_work():
+                self._drained(server)
         network = self.network
         if network.jitter:
             hop = network.hop()
@@ -342,7 +500,7 @@ class RequestPath:
 
     def _respond(self, attempt: Attempt) -> None:
         counters = self.counters
-        if attempt.done:
+        if attempt.done or attempt.lost >= 0:
             counters.late_responses += 1
             return
         attempt.done = True
@@ -351,19 +509,55 @@ class RequestPath:
         counters.succeeded += 1
         counters.in_flight -= 1
         self._latencies_append(now - attempt.issued)
+        entry = self.servers[attempt.entry]
+        entry.inflight -= 1
+        if entry.leaving and not entry.holds_work():
+            self._drained(entry)
 
-    def _rejected(self, attempt: Attempt) -> None:
-        if attempt.done:
-            return
+    def _after_hop(self, callback: Any, attempt: Attempt) -> None:
+        """Deliver a reply (refusal, reset, upstream, overload) to ``attempt``'s client."""
+        self.engine.at(self.engine.now + self.network.hop(), callback, attempt)
+
+    def _finish_failed(self, attempt: Attempt, outcome: Any, cause: str, blame: int,
+                       request_cause: str) -> None:
+        """The client got a failure reply for ``attempt``: report, retry or fail."""
         attempt.done = True
         self._release(attempt)
         client = attempt.client
         now = self.engine.now
-        client.pool.finish(attempt.rid, self._failure, now)
-        self.observer.on_attempt_failed(now, attempt, -1)
-        self.clients.after_failure(client, self.names[attempt.entry])
-        self._retry_or_fail(client, attempt.key, attempt.issued, attempt.number,
-                            self.names[attempt.entry], self._failure, "rejected")
+        client.pool.finish(attempt.rid, outcome, now)
+        counters = self.counters
+        counters.attempt_failures[cause] += 1
+        self.observer.on_attempt_failed(now, attempt, blame)
+        entry = self.servers[attempt.entry]
+        entry.inflight -= 1
+        if entry.leaving and not entry.holds_work():
+            self._drained(entry)
+        endpoint = self.names[attempt.entry]
+        self.clients.after_failure(client, endpoint)
+        self._retry_or_fail(client, attempt.key, attempt.issued, attempt.number, endpoint,
+                            outcome, request_cause)
+
+    def _refused(self, attempt: Attempt) -> None:
+        """The entry refused the connection, or reset it when its process ended."""
+        if attempt.done:
+            return
+        self._finish_failed(attempt, self._failure, "refused", attempt.entry, "refused")
+
+    def _upstream_reply(self, attempt: Attempt) -> None:
+        """The entry answered "upstream unavailable": no replica of the key could serve."""
+        if attempt.done:
+            return
+        blame = attempt.tried[0] if attempt.tried else attempt.home
+        self._finish_failed(attempt, self._upstream, "upstream", blame, "unavailable")
+
+    def _overloaded(self, attempt: Attempt) -> None:
+        """The home's queue was full: the entry relays an overload reply."""
+        if attempt.done:
+            return
+        # The entry's own overload is its failure; a home's, relayed, is not the entry's.
+        outcome = self._failure if attempt.home == attempt.entry else self._upstream
+        self._finish_failed(attempt, outcome, "overload", -1, "overload")
 
     def _sweep(self, _: object) -> None:
         now = self.engine.now
@@ -384,24 +578,20 @@ class RequestPath:
             self._sweep_scheduled = False
 
     def _timed_out(self, attempt: Attempt) -> None:
-        attempt.done = True
-        self._release(attempt)
-        now = self.engine.now
-        client = attempt.client
-        client.pool.finish(attempt.rid, self._timeout, now)
-        self.counters.attempt_timeouts += 1
         cause = attempt.lost
         if cause < 0 and attempt.epoch >= 0 and self.servers[attempt.home].epoch != attempt.epoch:
             cause = attempt.home
-        self.observer.on_attempt_failed(now, attempt, cause)
-        endpoint = self.names[attempt.entry]
-        self.clients.after_failure(client, endpoint)
-        self._retry_or_fail(client, attempt.key, attempt.issued, attempt.number, endpoint,
-                            self._timeout, "timeout")
+        if cause < 0:
+            entry = self.servers[attempt.entry]
+            home = self.servers[attempt.home]
+            cause = entry.index if not entry.ok else home.index if not home.ok else -1
+        self.counters.attempt_timeouts += 1
+        self._finish_failed(attempt, self._timeout, "timeout", cause, "timeout")
 
     def _attempt_failed(self, client: Client, key: int, issued: float, number: int,
                         endpoint: str, cause: str) -> None:
         """An attempt could not even start (no healthy endpoint, pool full)."""
+        self.counters.attempt_failures[cause] += 1
         self.clients.schedule_poll(client)
         self._retry_or_fail(client, key, issued, number, endpoint, self._failure, cause)
 
@@ -425,6 +615,76 @@ class RequestPath:
         self.counters.pending_retries -= 1
         client, key, issued, number, exclude = args
         self._send(client, key, issued, number, exclude)
+
+    # -- servers stopping, hanging and resuming (called per fault) --------------------
+
+    def _drained(self, server: Server) -> None:
+        callback = server.on_drained
+        if callback is not None:
+            server.on_drained = None
+            callback(server)
+
+    def server_stopped(self, node: int, mode: str) -> None:
+        """``node``'s process ended (its queue already dropped): what it held fails.
+
+        With ``mode = "refuse"`` every connection open on it is reset: clients whose entry
+        it was learn one hop later, and entries that forwarded to it fill in one hop later.
+        With ``"blackhole"`` nobody is told: clients time out, entries at their
+        ``forward_timeout``.
+        """
+        now = self.engine.now
+        hop = self.network.hop_delay
+        refuse = mode == "refuse"
+        for attempt in self._deadlines:
+            if attempt.done:
+                continue
+            if attempt.entry == node:
+                if attempt.entry_at > now:
+                    continue  # not there yet: refused (or lost) when it arrives
+                if attempt.done_at >= 0 and attempt.done_at + (
+                        hop if attempt.home != node else 0.0) <= now:
+                    continue  # its response has already left this server
+                attempt.fwd += 1  # whatever its forward does now, nobody is waiting for it
+                if refuse:
+                    self._after_hop(self._refused, attempt)
+                else:
+                    attempt.lost = node
+            elif attempt.home == node and attempt.home_at <= now and (
+                    attempt.done_at < 0 or attempt.done_at > now):
+                if refuse:
+                    self.engine.at(now + self.network.hop(), self._forward_failed,
+                                   (attempt, attempt.fwd))
+                else:
+                    attempt.lost = node
+                    self._forward_timer(attempt)
+
+    def server_hung(self, node: int) -> None:
+        """``node`` stopped answering: entries time out on what they forwarded to it."""
+        now = self.engine.now
+        for attempt in self._deadlines:
+            if attempt.done or attempt.home != node or attempt.entry == node:
+                continue
+            if attempt.home_at <= now and (attempt.done_at < 0 or attempt.done_at > now):
+                self._forward_timer(attempt)
+
+    def server_resumed(self, node: int) -> None:
+        """``node`` answers again: it serves what it queued and reads what reached it."""
+        server = self.servers[node]
+        now = self.engine.now
+        queue = server.queue
+        while server.busy < server.concurrency and queue:
+            nxt = queue.popleft()
+            if nxt.home != node:
+                continue
+            server.busy += 1
+            nxt.epoch = server.epoch
+            done_at = nxt.done_at = now + self._service_time()
+            heappush(self._heap, (done_at, self._seq(), self._complete, nxt))
+        backlog = server.backlog
+        server.backlog = deque()
+        for attempt in backlog:
+            if not attempt.done:
+                self._at_entry(attempt)
 
     # -- end of run --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from sim._config import (
     FAULT_KINDS,
+    MODES,
     ClientConfig,
     ClusterConfig,
     Fault,
@@ -81,6 +82,7 @@ _CHOICES = {
     "popularity": ("uniform", "zipf", "hotset"),
     "hash": ("xxh3", "md5"),
     "jitter": ("none", "full", "equal", "decorrelated"),
+    "mode": MODES,
 }
 
 # Upper bounds that keep a run within memory and a sensible wall time. A scenario beyond
@@ -192,6 +194,10 @@ def _check(rule: str, key: str, value: Any) -> Any:
             raise fail("a positive integer")
         if rule in ("nonneg_int", "seed") and value < 0:
             raise fail("a non-negative integer")
+        return value
+    if rule == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
         return value
     if rule == "str":
         if not isinstance(value, str):

@@ -8,6 +8,7 @@ serves attempts on it.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sim._views import View
@@ -26,18 +27,26 @@ class Server:
     """
 
     __slots__ = (
+        "backlog",
         "busy",
         "concurrency",
         "down_at",
         "epoch",
+        "hang_for",
         "homes",
+        "hung",
         "incarnation",
         "index",
+        "inflight",
         "leaving",
         "member",
+        "mode",
         "name",
+        "ok",
+        "on_drained",
         "placer",
         "queue",
+        "suspects",
         "up",
         "view",
     )
@@ -62,6 +71,31 @@ class Server:
         #: Changes whenever the process stops: membership news about an older one is stale.
         self.incarnation = 0
         self.down_at = 0.0
+        #: How the world sees it while it is down: "refuse" or "blackhole" (sim._config.MODES).
+        self.mode = "refuse"
+        #: Stopped answering (a hang): it accepts and holds work, answers nothing, until resumed.
+        self.hung = False
+        #: How long the current hang lasts (work in service finishes that much later).
+        self.hang_for = 0.0
+        #: Attempts that reached it as their entry while it hung, in arrival order.
+        self.backlog: deque[Attempt] = deque()
+        #: Up, not leaving and not hung: takes new work and answers. Kept by :meth:`refresh`.
+        self.ok = False
+        #: Attempts it is the entry of and whose client is still waiting for it.
+        self.inflight = 0
+        #: Nodes this server's forwards failed to reach, with when the suspicion expires:
+        #: its requests skip them (straight to the next replica) until its view settles.
+        self.suspects: dict[int, float] = {}
+        #: Called when a leaving server holds nothing any more (set by whoever drains it).
+        self.on_drained: Callable[[Server], object] | None = None
+
+    def refresh(self) -> None:
+        """Recompute :attr:`ok` after ``up``, ``leaving`` or ``hung`` changed."""
+        self.ok = self.up and not self.leaving and not self.hung
+
+    def holds_work(self) -> bool:
+        """Whether it still serves, queues or relays anything (a drain waits for this)."""
+        return bool(self.busy or self.queue or self.inflight or self.backlog)
 
     @property
     def members(self) -> frozenset[int]:
@@ -69,4 +103,6 @@ class Server:
         return self.view.members if self.view is not None else frozenset()
 
     def __repr__(self) -> str:
-        return f"<Server {self.name} {'up' if self.up else 'down'}>"
+        state = "down" if not self.up else "hung" if self.hung else \
+            "leaving" if self.leaving else "up"
+        return f"<Server {self.name} {state}>"

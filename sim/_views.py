@@ -27,13 +27,14 @@ __all__ = ["View", "ViewCache"]
 class View:
     """One membership set, its placement and (lazily) every key id's home server index."""
 
-    __slots__ = ("_cache", "_homes", "holders", "members", "placement")
+    __slots__ = ("_cache", "_homes", "_preferences", "holders", "members", "placement")
 
     def __init__(self, members: frozenset[int], placement: Placement, cache: ViewCache) -> None:
         self.members = members
         self.placement = placement
         self._cache = cache
         self._homes: list[int] | None = None
+        self._preferences: dict[int, tuple[int, ...]] = {}
         #: How many servers hold this view now.
         self.holders = 0
 
@@ -44,6 +45,16 @@ class View:
         if homes is None:
             homes = self._homes = self._cache.compute_homes(self.placement)
         return homes
+
+    def preference(self, key: int) -> tuple[int, ...]:
+        """The key's replicas by this view: its first ``r`` distinct nodes, home first.
+
+        Computed on first use per key (only failed forwards ask), as server indices.
+        """
+        found = self._preferences.get(key)
+        if found is None:
+            found = self._preferences[key] = self._cache.compute_preference(self.placement, key)
+        return found
 
     def __repr__(self) -> str:
         return f"<View of {len(self.members)} servers>"
@@ -56,12 +67,15 @@ class ViewCache:
         config: the placement algorithm and its parameters.
         names: every server's name, by server index.
         keys: the key ids the workload draws, as uint64.
+        replication: replicas per key (the length of a view's preference lists).
     """
 
     def __init__(
-        self, config: PlacementConfig, names: Sequence[str], keys: npt.NDArray[np.uint64]
+        self, config: PlacementConfig, names: Sequence[str], keys: npt.NDArray[np.uint64],
+        replication: int = 1,
     ) -> None:
         self.config = config
+        self.replication = replication
         self.names = list(names)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._keys = keys
@@ -80,6 +94,14 @@ class ViewCache:
         to_server = np.array([self._index[n] for n in placement.nodes], dtype=np.int32)
         result: list[int] = to_server[codes].tolist()
         return result
+
+    def compute_preference(self, placement: Placement, key: int) -> tuple[int, ...]:
+        """The first ``min(replication, len(placement))`` nodes of ``key``'s preference list."""
+        count = min(self.replication, len(placement))
+        if count == 0:
+            return ()
+        index = self._index
+        return tuple(index[name] for name in placement.nodes_for(key, count))
 
     def view(self, members: frozenset[int], near: View | None = None) -> View:
         """The view of ``members``, derived from ``near`` (one add/remove away) if new."""

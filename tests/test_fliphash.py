@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+import consistent._fliphash as fliphash
 from consistent import (
     ALGORITHMS,
     DuplicateNodeError,
@@ -252,3 +253,12 @@ class FlipHashMachine(RuleBasedStateMachine):
 
 FlipHashMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
 TestFlipHashStateful = FlipHashMachine.TestCase
+
+
+def test_vectorised_redraw_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no scalar tail, the numpy loop itself finishes every key.
+    monkeypatch.setattr(fliphash, "_SCALAR_TAIL", 0)
+    keys = np.random.default_rng(2).integers(0, 2**64, size=3_000, dtype=np.uint64)
+    for n in (3, 513, 2**33 + 5):
+        expected = [flip_hash(k, n, seed=5) for k in keys.tolist()]
+        assert flip_hash_many(keys, n, seed=5).tolist() == expected

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+import consistent._jumpback as jumpback
 from consistent import (
     ALGORITHMS,
     DuplicateNodeError,
@@ -233,3 +234,21 @@ JumpBackHashMachine.TestCase.settings = settings(
     max_examples=30, stateful_step_count=30, deadline=None
 )
 TestJumpBackHashStateful = JumpBackHashMachine.TestCase
+
+
+def test_bit_count_parity_without_numpy_bitwise_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.random.default_rng(8).integers(0, 2**31, size=5_000, dtype=np.uint64)
+    expected = np.array([bin(v).count("1") % 2 for v in values.tolist()], dtype=np.uint64)
+    assert (jumpback._odd_bit_counts(values) == expected).all()
+    monkeypatch.setattr(jumpback, "_bitwise_count", None)  # numpy < 2.0 has none
+    assert (jumpback._odd_bit_counts(values) == expected).all()
+
+
+def test_vectorised_redraw_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no scalar tail, the numpy loop itself finishes every key.
+    monkeypatch.setattr(jumpback, "_SCALAR_TAIL", 0)
+    keys = np.random.default_rng(2).integers(0, 2**64, size=3_000, dtype=np.uint64)
+    for n in (3, 513, 2**31 - 1):
+        assert jump_back_hash_many(keys, n).tolist() == [
+            jump_back_hash(k, n) for k in keys.tolist()
+        ]

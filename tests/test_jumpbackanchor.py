@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+import consistent._jumpbackanchor as jumpbackanchor
 from consistent import (
     ALGORITHMS,
     DuplicateNodeError,
@@ -426,3 +427,13 @@ JumpBackAnchorMachine.TestCase.settings = settings(
     max_examples=40, stateful_step_count=40, deadline=None
 )
 TestJumpBackAnchorStateful = JumpBackAnchorMachine.TestCase
+
+
+def test_vectorised_walk_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no scalar tail, the numpy loop itself finishes every key.
+    monkeypatch.setattr(jumpbackanchor, "_SCALAR_TAIL", 0)
+    engine = JumpBackAnchorBuckets.with_buckets(300)
+    for bucket in np.random.default_rng(3).permutation(300)[:280].tolist():
+        engine.remove_bucket(bucket)
+    keys = np.random.default_rng(4).integers(0, 2**64, size=3_000, dtype=np.uint64)
+    assert engine.buckets_many(keys).tolist() == [engine.bucket(k) for k in keys.tolist()]

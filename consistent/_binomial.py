@@ -49,6 +49,7 @@ import numpy.typing as npt
 
 from consistent._appendonly import AppendOnlyPlacement
 from consistent._hashing import Key, mix_bitflips, mix_many, mix_scalar
+from consistent._powerch import highest_bits
 
 __all__ = ["BinomialHash", "binomial_bucket", "binomial_buckets"]
 
@@ -111,10 +112,7 @@ def _relocates(
     buckets: npt.NDArray[np.uint64], key_hashes: npt.NDArray[np.uint64]
 ) -> npt.NDArray[np.uint64]:
     """Vectorised :func:`_relocate`."""
-    smeared = buckets.copy()
-    for shift in (1, 2, 4, 8, 16):
-        smeared |= smeared >> np.uint64(shift)
-    base = smeared - (smeared >> np.uint64(1))
+    base = highest_bits(buckets)
     with np.errstate(over="ignore"):
         level_filter = base - np.uint64(1)  # wraps for bucket 0, masked below
     moved = base + (_rehashes(key_hashes, level_filter) & level_filter)

@@ -92,18 +92,23 @@ def power_bucket(key_hash: int, num_buckets: int) -> int:
     return _power_of_two_bucket(key_hash, half)
 
 
-def _highest_bit(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The highest set bit of each value (values below 2**32; 0 stays 0)."""
-    smeared = values.copy()
-    for shift in (1, 2, 4, 8, 16):
-        smeared |= smeared >> np.uint64(shift)
-    result: npt.NDArray[np.uint64] = smeared - (smeared >> np.uint64(1))
+def highest_bits(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The highest set bit of each value below ``2**53`` (0 stays 0), vectorised.
+
+    Read from the float64 exponent, exact below ``2**53``; ``v | 1`` has the same top bit
+    for ``v >= 1`` and keeps the exponent defined for ``v == 0``, which is then masked.
+    """
+    one = np.uint64(1)
+    exponent = ((values | one).astype(np.float64).view(np.uint64) >> np.uint64(52)) - np.uint64(
+        1023
+    )
+    result: npt.NDArray[np.uint64] = (one << exponent) * (values != 0)
     return result
 
 
 def _power_of_two_buckets(key_hashes: npt.NDArray[np.uint64], mask: int) -> npt.NDArray[np.int64]:
     """Vectorised ``f``."""
-    top = _highest_bit(key_hashes & np.uint64(mask))
+    top = highest_bits(key_hashes & np.uint64(mask))
     draws = mix_many(key_hashes, mix_bitflips(top))
     with np.errstate(over="ignore"):
         low_bits = draws & (top - np.uint64(1))  # 0 - 1 wraps, but top == 0 is masked below

@@ -45,8 +45,9 @@ a peer was last heard.
 **Cost.** Deadlines live in a heap with lazy deletion: a heartbeat from an ``alive`` peer is
 O(1) (it only moves the peer's deadline later, which the heap learns when the stale entry
 surfaces); :meth:`Membership.advance` is O(1) when nothing is due and O((d + s) log n) for d
-transitions and s stale entries; :meth:`Membership.next_deadline` is O(1) amortised. The
-heap is rebuilt when stale entries outnumber peers, so it stays O(n).
+transitions and s stale entries; :meth:`Membership.next_deadline` is O(1) when the earliest
+entry is current, and moving a stale one costs O(log n), paid once per heartbeat that made it
+stale. The heap is rebuilt when stale entries outnumber peers, so it stays O(n).
 """
 
 from __future__ import annotations
@@ -241,8 +242,8 @@ class Membership:
 
     Runtime complexity: :meth:`heartbeat` from an ``alive`` peer O(1); any transition
     O(log n) (plus O(n) to rebuild :attr:`members` the next time it is read after a change
-    of the view); :meth:`advance` O(1) when nothing is due; :meth:`next_deadline` O(1)
-    amortised; :meth:`_check` O(n).
+    of the view); :meth:`advance` O(1) when nothing is due; :meth:`next_deadline` O(1), or
+    O(log n) per stale entry it moves; :meth:`_check` O(n).
 
     >>> m = Membership("a", ["b", "c"], now=0.0, heartbeat_interval=1.0, missed_heartbeats=3)
     >>> sorted(m.members), m.version
@@ -564,8 +565,9 @@ class Membership:
 
         A driver sleeps until then (or until a message arrives) and calls ``advance``.
 
-        Runtime complexity: O(1) amortised (stale heap entries are moved to their true
-        deadline as they surface).
+        Runtime complexity: O(1) when the earliest heap entry is current; each stale entry
+        on top is moved to its true deadline in O(log n), at most once per heartbeat that
+        moved that deadline (so O(log n) amortised per heartbeat).
 
         >>> m = Membership("a", ["b"], now=0, heartbeat_interval=1, missed_heartbeats=3)
         >>> m.next_deadline()

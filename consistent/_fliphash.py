@@ -21,9 +21,11 @@ multiply, xor-shift 27 (64-bit wrapping arithmetic).
   constant, whatever ``n``.
 
 :func:`flip_hash_many` runs the same steps on a whole uint64 array: the power-of-two step
-for every key at once (the bit length of ``m`` comes from its float64 exponent), then the
-re-draw loop on the shrinking subset of keys whose answer fell in ``[n, 2**r)``, which is
-at most half of them and usually far fewer.
+for every key at once, block by block in cache (the bit length of ``m`` comes from its
+float64 exponent), then the re-draw loop on the shrinking subset of keys whose answer fell
+in ``[n, 2**r)`` -- at most half of them and usually far fewer -- gathered over several
+blocks; the last few (at most 16) finish in the scalar code, which is cheaper than more
+rounds of numpy calls on a handful of keys.
 
 :class:`FlipHash` maps named nodes onto buckets like :class:`~consistent.JumpHash`: bucket
 ``i`` is the ``i``-th node, keys are first hashed by a :class:`~consistent.KeyHasher`.
@@ -165,7 +167,8 @@ def flip_hash_many(
     [0, 16, 11]
 
     Args:
-        keys: unsigned 64-bit keys (a uint64 array, or integers that fit one).
+        keys: unsigned 64-bit keys (a uint64 array, or integers that fit one; an int64
+            array is read as its bits).
         num_buckets: the number of buckets, ``1 <= num_buckets <= 2**64``.
         seed: an unsigned 64-bit seed.
 

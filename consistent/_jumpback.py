@@ -25,9 +25,12 @@ time, and stops at the first range holding a jump below ``n``:
 Expected cost is constant, whatever ``n``; no floating point is involved.
 
 :func:`jump_back_hash_many` computes the first draw and the candidate of every key with
-whole-array operations (the highest set bit from the float64 exponent, the bit-count
-parity by xor folding), then re-draws only the few keys whose candidate is at or above
-``n``, on a shrinking subset.
+whole-array operations, block by block in cache (the highest set bit from the float64
+exponent, the bit-count parity with ``np.bitwise_count`` or by xor folding on older numpy).
+The keys whose candidate is at or above ``n`` (2 % at ``n = 1000``, about half just above
+a power of two) are gathered over several blocks and re-drawn together on a shrinking
+subset; the last few (at most 16) finish in the scalar code, which is cheaper than more
+rounds of numpy calls on a handful of keys.
 
 :class:`JumpBackHash` places named nodes like :class:`~consistent.JumpHash`. Its preference
 lists are fail-over orders under :class:`~consistent.JumpBackAnchor`'s removal rule, so a

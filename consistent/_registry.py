@@ -30,7 +30,9 @@ How to add an algorithm
 
 Nothing else: the protocol suite (``tests/test_protocol.py``), the stateful model test
 (``tests/test_placement_stateful.py``), ``consistent-sim list`` and the benchmarks pick it
-up from :data:`ALGORITHMS`. ``tests/test_registry.py`` checks the facts are declared.
+up from :data:`ALGORITHMS`. ``tests/test_registry.py`` checks the facts are declared and
+true, and that the facts table of ``docs/algorithms.md`` lists the class (a failing run
+prints the rows it expects).
 
 >>> ALGORITHMS["ring"].__name__, ALGORITHMS["jump"].removes_any_node
 ('HashRing', False)

@@ -8,7 +8,9 @@ beside a naive model written from the algorithm's description.
 
 from __future__ import annotations
 
+import argparse
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -437,3 +439,49 @@ def test_vectorised_walk_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
         engine.remove_bucket(bucket)
     keys = np.random.default_rng(4).integers(0, 2**64, size=3_000, dtype=np.uint64)
     assert engine.buckets_many(keys).tolist() == [engine.bucket(k) for k in keys.tolist()]
+
+
+# -- seeded stress, also a script: python tests/test_jumpbackanchor.py --seed N --steps M ---
+
+
+def stress(seed: int, steps: int) -> None:
+    """Random adds, removals (valid and refused) and lookups on the bucket set against
+    NaiveAnchor, with state round trips, invariants and batch lookups as it goes."""
+    rng = random.Random(seed)
+    engine, naive = JumpBackAnchorBuckets(), NaiveAnchor()
+    for step in range(steps):
+        working = engine.buckets()
+        if not working or (len(working) < 300 and rng.random() < 0.45):
+            assert engine.add_bucket() == naive.add()
+        else:
+            bucket = (
+                rng.choice(working) if rng.random() < 0.9 else rng.randrange(-2, naive.size + 2)
+            )
+            valid = 0 <= bucket < naive.size and naive.view[bucket] == 0
+            assert engine.remove_bucket(bucket) is valid
+            if valid:
+                naive.remove(bucket)
+        if engine.num_buckets:
+            key = rng.getrandbits(64)
+            assert engine.bucket(key) == naive.bucket(key)
+        if step % 100 == 0:
+            engine._check()
+            assert JumpBackAnchorBuckets.from_state(engine.get_state()) == engine
+            if engine.num_buckets:
+                keys = np.array([rng.getrandbits(64) for _ in range(64)], dtype=np.uint64)
+                assert engine.buckets_many(keys).tolist() == [
+                    naive.bucket(k) for k in keys.tolist()
+                ]
+
+
+def test_stress_script_runs_a_short_seeded_session() -> None:
+    stress(seed=1, steps=1_500)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20_000)
+    args = parser.parse_args()
+    stress(args.seed, args.steps)
+    print(f"ok: seed={args.seed} steps={args.steps}")

@@ -3,7 +3,7 @@
 // reference's public engine classes; the hash function they are parameterised by is this
 // driver's (below), chosen so that the Python side can compute it too.
 //
-// Build and run OUTSIDE the repository (see README.md next to this file):
+// Build and run OUTSIDE the repository (also in README.md next to this file):
 //   REF=<checkout of java-consistent-hashing-algorithms>/src/main/java
 //   javac -d out -cp /usr/share/java/commons-codec.jar \
 //     Require.java ResearchVectors.java \

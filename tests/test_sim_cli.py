@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import consistent
+import sim
+import sim.cli
+import sim.report
+from sim._scenario import MAX_BINS, MAX_KEYS, MAX_REQUESTS, MAX_RING_POINTS
 from sim.cli import ProgressBar, main
 
 SMALL = ["--set", "duration=5", "--set", "workload.rate=300"]
+CRASH = ["--set", "duration=8", "--set", "workload.rate=300", "--set", "faults.0.at=2"]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a failed command writes to stderr (no traceback)."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("consistent-sim: error: "), err
+    return err
 
 
 def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,7 +36,33 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("steady", "crash", "rolling-restart", "join", "decommission", "ring"):
         assert name in out
     assert main(["show", "crash"]) == 0
-    assert 'kind = "crash"' in capsys.readouterr().out
+    assert '[[faults]]\nkind = "crash"' in capsys.readouterr().out
+
+
+def test_show_prints_every_setting_and_every_fault_kind(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim._config import FAULT_KINDS
+
+    assert main(["show", "steady"]) == 0
+    out = capsys.readouterr().out
+    for line in ("health_check_jitter = \"full\"", "options = {}", "[placement]"):
+        assert f"\n{line}\n" in out, line
+    for kind in FAULT_KINDS:
+        assert f'# kind = "{kind}"' in out, kind
+    assert "docs/scenarios.md" in out
+
+
+def test_show_output_runs_as_a_scenario_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "crash"]) == 0
+    path = tmp_path / "mine.toml"
+    path.write_text(capsys.readouterr().out)
+    assert main(["run", str(path), *CRASH, "--json", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scenario"]["name"] == "crash"
+    assert summary["scenario"]["faults"][0]["node"] == 3
 
 
 def test_run_prints_a_table_and_writes_files(
@@ -80,26 +122,6 @@ def test_compare_table_matches_cells_to_their_run(capsys: pytest.CaptureFixture[
     assert not any("r=" in name for name in rows)
 
 
-def test_compare_rows_align_when_runs_differ_in_rows() -> None:
-    from sim import compare
-    from sim.report import summary_rows
-
-    # Only the run with a queue limit fails requests for it: it has a row the other lacks.
-    comparison = compare("steady", "cluster.queue_limit", [0, 1], overrides=[
-        "duration=3", "workload.rate=3000", "cluster.concurrency=1"])
-    per_run = [{f"{sec}: {name.strip()}": value for sec, name, value in summary_rows(r.summary)}
-               for r in comparison.results]
-    only_second = [name for name in per_run[1] if name.startswith("requests: failed: ")
-                   and name not in per_run[0]]
-    assert len(only_second) == 1
-    rows = comparison.rows()
-    for name, cells in rows:
-        for run_rows, cell in zip(per_run, cells, strict=True):
-            assert cell == run_rows.get(name, "0"), (name, cells)
-    names = [name for name, _ in rows]
-    assert names.index(only_second[0]) == names.index("requests: failed") + 1
-
-
 def test_compare_prints_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "crash", "--algorithms", "ring,rendezvous", *SMALL,
                  "--set", "faults.0.at=2", "--out", str(tmp_path)]) == 0
@@ -156,8 +178,10 @@ def test_python_dash_m_sim_is_the_same_command(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "sim", "run", "nosuch"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 2
+    names = ", ".join(sim.list_scenarios())
     assert done.stderr.strip() == "consistent-sim: error: no built-in scenario 'nosuch' " \
-        "(expected one of: crash, decommission, join, rolling-restart, steady)"
+        f"(expected one of: {names})"
+    assert "crash, decommission" in names
     assert done.stdout == ""
 
 
@@ -181,3 +205,301 @@ def test_progress_bar_draws_only_on_a_terminal() -> None:
     assert "50.0%" in tty.text
     bar.close()
     assert tty.text.endswith("\r")
+
+
+# -- a built-in name is never shadowed -----------------------------------------------------
+
+
+def test_an_out_directory_named_like_a_built_in_does_not_shadow_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # the second run used to fail with "Is a directory"
+        assert main(["run", "crash", *CRASH, "--out", "crash", "--no-figures", "-q"]) == 0
+        assert "requests conserved" in capsys.readouterr().out
+    assert (tmp_path / "crash" / "summary.json").exists()
+    # A file of that name is not read either, unless asked for as a path.
+    (tmp_path / "steady").write_text("name = 'mine'\nduration = 2\n")
+    assert main(["run", "steady", *SMALL, "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["scenario"]["name"] == "steady"
+    assert main(["run", "./steady", "--json", "-q", "--set", "workload.rate=100"]) == 0
+    assert json.loads(capsys.readouterr().out)["scenario"]["name"] == "mine"
+    assert main(["run", "./crash"]) == 2
+    assert "cannot read scenario file './crash'" in _error_line(capsys)
+
+
+# -- --out: checked before the run, created after it ---------------------------------------
+
+
+def test_out_is_checked_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("ran before checking --out")
+
+    monkeypatch.setattr(sim.cli, "run", must_not_run)
+    monkeypatch.setattr(sim.cli, "compare", must_not_run)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for command in (["run", "steady"], ["compare", "steady"]):
+        assert main([*command, "--out", str(a_file), "-q"]) == 2
+        err = _error_line(capsys)
+        assert str(a_file) in err and "not a directory" in err
+    assert main(["run", "steady", "--out", str(a_file / "below"), "-q"]) == 2
+    err = _error_line(capsys)
+    assert str(a_file / "below") in err and "Not a directory" in err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs POSIX permissions that apply (not root)")
+def test_out_in_a_read_only_directory_fails_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("ran before checking --out")
+
+    monkeypatch.setattr(sim.cli, "run", must_not_run)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["run", "steady", "--out", str(locked / "new" / "dir"), "-q"]) == 2
+        assert f"cannot be created in {str(locked)!r}" in _error_line(capsys)
+        assert main(["run", "steady", "--out", str(locked), "-q"]) == 2
+        assert "is not writable" in _error_line(capsys)
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "steady", "--set", "cluster.servers=0"],
+    ["run", "nosuch"],
+    ["run", "steady", "--set", "faults.0.at=3"],
+    ["run", "steady", "--seed", "-1"],
+    # Fails when the model is built, after validation: still nothing written.
+    ["run", "steady", "--set", "placement.algorithm=multiprobe",
+     "--set", "placement.options.probes=0"],
+], ids=["invalid", "unknown", "no-fault", "bad-seed", "cannot-start"])
+def test_a_failed_run_leaves_no_out_directory(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "new" / "dir"
+    assert main([*argv, "--out", str(target), "-q"]) == 2
+    _error_line(capsys)
+    assert not (tmp_path / "new").exists()
+
+
+def test_out_directory_is_created_only_after_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "new" / "nested"
+    seen: list[bool] = []
+    real_run = sim.cli.run
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        seen.append(target.exists())
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(sim.cli, "run", record)
+    assert main(["run", "steady", *SMALL, "--out", str(target), "--no-figures", "-q"]) == 0
+    assert seen == [False]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "summary.json", "timeseries.csv", "timeseries_served.csv"]
+
+
+def test_without_matplotlib_figures_fail_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("ran although figures cannot be drawn")
+
+    monkeypatch.setattr(sim.cli, "run", must_not_run)
+    monkeypatch.setattr(sim.report, "figures_available", lambda: False)
+    assert main(["run", "crash", "--out", str(tmp_path / "o"), "-q"]) == 2
+    err = _error_line(capsys)
+    assert "matplotlib" in err and "consistent-ring[sim]" in err and "--no-figures" in err
+    assert not (tmp_path / "o").exists()
+    # Asking for no figures (or no files) needs no matplotlib.
+    monkeypatch.setattr(sim.cli, "run", sim.run)
+    assert main(["run", "steady", *SMALL, "--out", str(tmp_path / "o"), "--no-figures",
+                 "-q"]) == 0
+    assert main(["run", "steady", *SMALL, "-q"]) == 0
+
+
+def test_figures_available_looks_for_matplotlib_without_importing_it(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from sim.report import figures_available
+
+    assert figures_available()  # the dev extra installs matplotlib
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else object())
+    assert not figures_available()
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+
+
+def test_ctrl_c_exits_130_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.cli, "run", interrupted)
+    target = tmp_path / "never-created"
+    assert main(["run", "steady", "-q", "--out", str(target)]) == sim.cli.EXIT_INTERRUPTED
+    assert sim.cli.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "consistent-sim: interrupted\n"
+    assert not target.exists()
+
+
+# -- bad input: one line, status 2 -----------------------------------------------------------
+
+
+def test_hot_keys_not_below_keys_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "crash", "--set", "workload.popularity=hotset",
+                 "--set", "workload.hot_keys=1000000", "-q"]) == 2
+    err = _error_line(capsys)
+    assert "workload.hot_keys" in err and "1,000,000" in err and "100,000" in err
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("workload.keys=10000000000000", f"workload.keys must be at most {MAX_KEYS:,}"),
+    ("placement.vnodes=100000000", f"at most {MAX_RING_POINTS:,} ring points"),
+    ("workload.rate=1e12", f"at most {MAX_REQUESTS:,} expected requests"),
+    ("metrics.interval=1e-9", f"at most {MAX_BINS:,} time-series bins"),
+    ("cluster.servers=100000", "cluster.servers plus joined servers must be at most"),
+    ("clients.count=10000000", "clients.count must be at most"),
+])
+def test_huge_inputs_are_one_line_errors(
+    override: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "crash", "--set", override, "-q"]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_memory_error_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(sim.cli, "run", boom)
+    assert main(["run", "steady", "-q"]) == 2
+    assert "out of memory" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_numbers_say_finite(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "steady", "--set", f"workload.rate={value}", "-q"]) == 2
+    assert "workload.rate must be a finite number" in _error_line(capsys)
+
+
+def test_an_override_of_a_missing_fault_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "steady", "--set", "faults.0.at=3"]) == 2
+    err = _error_line(capsys)
+    assert err.rstrip().endswith("the scenario has no fault 0 (it has no faults)")
+    assert "{" not in err
+
+
+def test_overlapping_faults_are_one_line_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "twice.toml"
+    path.write_text('[[faults]]\nkind = "crash"\nat = 5.0\nnode = 2\n'
+                    '[[faults]]\nkind = "crash"\nat = 7.0\nnode = 2\n')
+    assert main(["run", str(path)]) == 2
+    err = _error_line(capsys)
+    assert "faults[1] (crash)" in err and "faults[0] (crash)" in err and "s002" in err
+
+
+def test_a_bad_placement_option_is_named_by_its_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "steady", "--set", "placement.algorithm=multiprobe",
+                 "--set", "placement.options.probes=0", "-q"]) == 2
+    assert "placement.options.probes" in _error_line(capsys)
+
+
+def test_vary_and_algorithms_cannot_be_combined(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "steady", "--vary", "cluster.servers=2,3",
+                 "--algorithms", "ring"]) == 2
+    assert "--vary and --algorithms cannot be combined" in _error_line(capsys)
+
+
+# -- pipes, version, help, stdout ------------------------------------------------------------
+
+
+def test_closed_stdout_stops_quietly_with_status_141() -> None:
+    done = subprocess.run(
+        f"{sys.executable} -m sim list | head -1", shell=True, capture_output=True, text=True,
+        check=False, timeout=120,
+    )
+    assert done.stdout == "scenarios:\n" and done.stderr == ""
+    # Deterministically: the reader is gone before the command writes anything.
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == sim.cli.EXIT_BROKEN_PIPE == 141
+    assert err == b""
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"consistent-sim {consistent.__version__}"
+
+
+def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    helps = {}
+    for command in ("run", "compare", "show"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    assert "compare.json and compare.png" in helps["compare"]
+    assert "--json" not in helps["compare"]
+    assert "default: ring,rendezvous,maglev" in helps["compare"]
+    assert "faults.0.pace=5" in helps["run"] and "faults.0.pace=5" in helps["compare"]
+    assert "summary.json, timeseries.csv" in helps["run"]
+    assert "checked before the run, created after it" in helps["run"]
+    assert "ends in .toml, e.g. ./crash" in helps["run"]
+    assert "built-in scenario name" in helps["show"] and "every setting" in helps["show"]
+    assert "built-in name or TOML path" in helps["compare"]
+
+
+def test_compare_reports_every_file_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", "steady", *SMALL, "--algorithms", "ring", "--out",
+                 str(tmp_path)]) == 0
+    printed = capsys.readouterr()
+    assert "compare.json" in printed.err and "compare.png" in printed.err
+    assert "wrote" not in printed.out
+    assert (tmp_path / "compare.png").exists()
+
+
+def test_table_mode_stdout_is_identical_across_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for _ in range(2):
+        assert main(["run", "steady", *SMALL]) == 0
+        printed = capsys.readouterr()
+        assert "events/s" in printed.err
+        outputs.append(printed.out)
+    assert outputs[0] == outputs[1]
+
+
+def test_compare_table_says_how_each_figure_was_measured(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", "crash", *CRASH, "--algorithms", "ring,rendezvous", "-q"]) == 0
+    rows = {line[:48].strip(): line[48:].split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["movement: measured (exact/sampled)"] == ["exact", "sampled"]
+    assert rows["load: key-space shares (exact/ideal)"] == ["exact", "ideal"]
+    # The ideal shares' CV is rounding noise, printed as 0.
+    assert rows["load: key-space CV"][1] == "0"

@@ -20,12 +20,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-BUILTINS = ["steady", "crash", "rolling-restart", "join", "decommission"]
+BUILTINS = sorted(p.stem for p in (Path(sim.__file__).parent / "scenarios").glob("*.toml"))
 
 
 def test_builtins_are_listed_and_valid() -> None:
     listed = sim.list_scenarios()
-    assert sorted(listed) == sorted(BUILTINS)
+    assert sorted(listed) == BUILTINS
+    assert {"steady", "crash", "rolling-restart", "join", "decommission"} <= set(BUILTINS)
     assert sim.DEFAULT_SCENARIO in listed
     for name in BUILTINS:
         scenario = load_scenario(name)
@@ -323,3 +324,12 @@ def test_a_built_in_name_is_never_shadowed_by_a_file_or_directory(
         load_scenario("mine")
     assert [is_scenario_path(s) for s in ("crash", "a/b", "x.toml", Path("crash"))] == [
         False, True, True, True]
+
+
+def test_hot_keys_must_be_fewer_than_keys_with_the_hot_set_only() -> None:
+    with pytest.raises(ScenarioError, match=r"workload\.hot_keys must be less than "
+                                            r"workload\.keys \(1,000\).*got 1,000$"):
+        parse_scenario({"workload": {"popularity": "hotset", "keys": 1000, "hot_keys": 1000}})
+    # Only the hot-set popularity uses hot_keys.
+    assert parse_scenario({"workload": {"popularity": "zipf", "keys": 5,
+                                        "hot_keys": 10}}).workload.hot_keys == 10

@@ -11,10 +11,16 @@ Rules deliver heartbeats (some late, some about stale, current or newer incarnat
 announcements, gossiped removals, rumours about the observer itself, leaves and rejoins, and
 let time pass: by arbitrary steps, exactly to ``next_deadline()``, and now and then
 backwards.
+
+Also a seeded stress test: ``python tests/test_membership_stateful.py --seed N --steps M``
+runs M random calls on 30 peers, applying each to the model as it goes, and compares after
+every call.
 """
 
 from __future__ import annotations
 
+import argparse
+import random
 from dataclasses import dataclass, field
 
 from hypothesis import settings
@@ -276,3 +282,57 @@ MembershipMachine.TestCase.settings = settings(
     max_examples=300, stateful_step_count=40, deadline=None
 )
 TestMembershipStateful = MembershipMachine.TestCase
+
+
+def stress(seed: int, steps: int) -> None:
+    """Random calls on many peers against the model, applied incrementally, compared always."""
+    rng = random.Random(seed)
+    names = [SELF] + [f"p{i:02d}" for i in range(30)]
+    params = Params(0.0, rng.choice([0.5, 1.0]), rng.randint(1, 3), rng.choice([0.0, 1.0]),
+                    0, {n: 0 for n in rng.sample(names, 20)})
+    m = Membership(SELF, params.members, now=0.0, heartbeat_interval=params.interval,
+                   missed_heartbeats=params.k, suspicion_timeout=params.suspicion)
+    model = replay(params, [])
+    clock = 0.0
+    for _ in range(steps):
+        name = rng.choice(names)
+        known = m.incarnation_of(name) or 0
+        incarnation = max(0, known + rng.choice([0, 0, 0, 0, 1, -1]))
+        op = rng.random()
+        if op < 0.55:
+            call: tuple = ("heartbeat", name, clock - rng.choice([0.0, 0.0, 0.3]), incarnation)
+        elif op < 0.65:
+            call = (rng.choice(["joined", "left", "confirm_dead"]), name, clock, incarnation)
+        elif op < 0.95:
+            clock += rng.choice([0.05, 0.2, 1.0])
+            deadline = m.next_deadline()
+            if deadline is not None and rng.random() < 0.3:
+                clock = max(clock, deadline)
+            call = ("advance", clock)
+        else:
+            call = (rng.choice(["leave", "rejoin"]), clock)
+        kind, *args = call
+        events = [as_tuple(e) for e in getattr(m, kind)(*args)]
+        before = len(model.events)
+        apply(model, params, call)
+        assert events == model.events[before:], call
+        assert m.members == model.members() and m.version == model.version
+        dues = [d for p in model.peers.values() if (d := due(p, params)) is not None]
+        assert m.next_deadline() == (min(dues) if dues else None)
+    m._check()
+    for name, p in model.peers.items():
+        assert (m.state(name), m.incarnation_of(name), m.last_heard(name)) == (
+            p.state, p.incarnation, p.heard)
+
+
+def test_stress_script_runs_a_short_seeded_session() -> None:
+    stress(seed=1, steps=500)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20000)
+    args = parser.parse_args()
+    stress(args.seed, args.steps)
+    print(f"ok: seed={args.seed} steps={args.steps}")

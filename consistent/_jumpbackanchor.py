@@ -77,7 +77,7 @@ __all__ = ["JumpBackAnchor", "JumpBackAnchorBuckets"]
 
 # Keys per chunk of a batch lookup, and the most ids whose lookup arrays are kept dense.
 _CHUNK: Final = 1 << 16
-_DENSE_IDS: Final = 1 << 22
+_DENSE_IDS: Final = 1 << 20
 # Below this many keys still walking, the scalar lookup finishes them.
 _SCALAR_TAIL: Final = 16
 
@@ -92,7 +92,9 @@ class JumpBackAnchorBuckets:
 
     Runtime complexity: ``bucket`` O(1) expected with few removals, O(1 + ln(a/n)**2)
     expected for random removals (``a`` ids ever held, ``n`` working); ``add_bucket`` O(1);
-    ``remove_bucket`` O(1) expected; memory O(removed ids).
+    ``remove_bucket`` O(1) expected; memory O(removed ids), plus, once a batch lookup has
+    run with removals, two int64 arrays indexed by id (every id up to ``2**20`` ids, else
+    up to the largest removed id).
 
     >>> buckets = JumpBackAnchorBuckets()
     >>> [buckets.add_bucket() for _ in range(3)]

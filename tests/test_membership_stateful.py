@@ -27,7 +27,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from consistent import Membership, MembershipEvent
+from consistent import MEMBERSHIP_TRANSITIONS, Membership, MembershipEvent
 
 SELF = "a"
 PEERS = ["b", "c", "d", "e"]
@@ -284,8 +284,11 @@ MembershipMachine.TestCase.settings = settings(
 TestMembershipStateful = MembershipMachine.TestCase
 
 
-def stress(seed: int, steps: int) -> None:
-    """Random calls on many peers against the model, applied incrementally, compared always."""
+def stress(seed: int, steps: int) -> set[tuple[str, str, str]]:
+    """Random calls on many peers against the model, applied incrementally, compared always.
+
+    Returns every ``(from_state, trigger, to_state)`` that happened (absent drawn as such).
+    """
     rng = random.Random(seed)
     names = [SELF] + [f"p{i:02d}" for i in range(30)]
     params = Params(0.0, rng.choice([0.5, 1.0]), rng.randint(1, 3), rng.choice([0.0, 1.0]),
@@ -323,10 +326,16 @@ def stress(seed: int, steps: int) -> None:
     for name, p in model.peers.items():
         assert (m.state(name), m.incarnation_of(name), m.last_heard(name)) == (
             p.state, p.incarnation, p.heard)
+    return {(e[2], e[4], e[3]) for e in model.events}
 
 
 def test_stress_script_runs_a_short_seeded_session() -> None:
     stress(seed=1, steps=500)
+
+
+def test_every_transition_of_the_table_is_reached() -> None:
+    seen = stress(seed=5, steps=10_000) | stress(seed=6, steps=10_000)
+    assert seen == {(s, trigger, t) for (s, trigger), t in MEMBERSHIP_TRANSITIONS.items()}
 
 
 if __name__ == "__main__":

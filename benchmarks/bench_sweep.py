@@ -7,7 +7,10 @@ What is measured (wall clock):
    alternating the two; min / median / max over repeats and the speed-up of the medians (the
    issue asks for at least 1.8x on a 2-core machine). Pool start-up is inside the processes
    timing: it is what a user waits for. The two executors' files are checked byte-identical.
-   A speed-up needs idle cores: the load average is printed before and after;
+   A speed-up needs idle cores: the load average is printed before and after. (On Linux with
+   autogroup scheduling, ``/proc/sys/kernel/sched_autogroup_enabled``, CPU is shared between
+   sessions rather than processes: while other sessions keep the cores busy, a sweep's
+   workers share one session's share and the speed-up tends to 1.);
 2. the per-run overhead of each executor on tiny runs: ``(wall - sum of run times / workers)
    / runs``, i.e. what an executor adds to each run beyond the simulation itself, for
    ``processes`` and for ``dask`` on a local cluster of the same size (the cluster is started
@@ -155,6 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(os, "getloadavg"):
         print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other processes share "
               f"the cores: a speed-up needs idle ones)")
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as handle:
+            if handle.read().strip() == "1":
+                print("autogroup scheduling is on: busy sessions elsewhere cap this one's "
+                      "share, whatever its number of workers")
+    except OSError:
+        pass
     return 0 if result["identical"] else 1
 
 

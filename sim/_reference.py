@@ -254,6 +254,7 @@ def reference_markdown() -> str:
         "get the next indices, in the order the joins are listed, and may be targeted after",
         "they start. Two faults must not take one server out at overlapping times (one ending",
         "when the next begins counts as overlapping): the scenario is rejected, naming both.",
+        "Nor may two `network-delay` faults overlap: the network has one extra delay at a time.",
     ]
     for kind, cls in FAULT_KINDS.items():
         out += ["", f"### `{kind}`", "", _doc(cls), "", *_table(fault_settings(kind))]

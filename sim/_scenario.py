@@ -34,6 +34,7 @@ from sim._config import (
     MembershipConfig,
     MetricsConfig,
     NetworkConfig,
+    NetworkDelay,
     Outage,
     PlacementConfig,
     RollingRestart,
@@ -407,7 +408,8 @@ def _check_fault_targets(scenario: Scenario) -> None:
     targeted after they start. Two faults that take the same server out at overlapping
     times (closed intervals: one ending when the next begins overlaps too) would be merged
     silently into one outage, so they are rejected, naming both. That includes bringing back
-    a server a crash or decommission ended for good.
+    a server a crash or decommission ended for good. Network delays must not overlap either:
+    the network has one extra delay at a time.
     """
     starts = _server_starts(scenario)
     total = len(starts)
@@ -442,6 +444,16 @@ def _check_fault_targets(scenario: Scenario) -> None:
                     f"faults[{i}] ({fault_i.kind}) already has it out {_span(first)}: faults "
                     f"on one server must not overlap"
                 )
+    # The network has one extra delay at a time: the end of one would cancel the other.
+    delays = sorted((f.at, f.at + f.duration, i) for i, f in enumerate(scenario.faults)
+                    if isinstance(f, NetworkDelay))
+    for (start, end, i), (next_start, next_end, j) in itertools.pairwise(delays):
+        if next_start <= end:
+            raise ScenarioError(
+                f"faults[{j}] (network-delay) from {next_start:g} to {next_end:g} overlaps "
+                f"faults[{i}] (network-delay) from {start:g} to {end:g}: network delays "
+                f"must not overlap (set one delay with the sum of their extras instead)"
+            )
 
 
 def _scenario_dir() -> Path:

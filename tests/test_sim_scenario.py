@@ -333,3 +333,16 @@ def test_hot_keys_must_be_fewer_than_keys_with_the_hot_set_only() -> None:
     # Only the hot-set popularity uses hot_keys.
     assert parse_scenario({"workload": {"popularity": "zipf", "keys": 5,
                                         "hot_keys": 10}}).workload.hot_keys == 10
+
+
+def test_overlapping_network_delays_are_rejected_naming_both() -> None:
+    delays = [{"kind": "network-delay", "at": 10.0, "duration": 5.0, "extra": 0.01},
+              {"kind": "network-delay", "at": 12.0, "duration": 8.0, "extra": 0.02}]
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"duration": 60, "faults": delays})
+    assert str(caught.value).startswith(
+        "faults[1] (network-delay) from 12 to 20 overlaps faults[0] (network-delay) from 10 "
+        "to 15: network delays must not overlap")
+    # One after the other is fine.
+    delays[1]["at"] = 15.5
+    assert len(parse_scenario({"duration": 60, "faults": delays}).faults) == 2

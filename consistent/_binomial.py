@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from consistent._appendonly import AppendOnlyPlacement
 from consistent._hashing import Key, mix_bitflips, mix_many, mix_scalar
-from consistent._powerch import highest_bits
+from consistent._powerch import highest_bits, replica_order
 
 __all__ = ["BinomialHash", "binomial_bucket", "binomial_buckets"]
 
@@ -220,14 +220,7 @@ class BinomialHash(AppendOnlyPlacement):
             TypeError: ``n`` is not an int, or ``key`` is not a valid key.
         """
         count = self._preference_count(n)
-        key_hash = self._hash_key(key)
-        key_bytes = key_hash.to_bytes(8, "little")
-        remaining = list(self._nodes)
-        picks = [remaining.pop(binomial_bucket(key_hash, len(remaining)))]
-        for place in range(1, count):
-            rehashed = mix_scalar(key_bytes, place)
-            picks.append(remaining.pop(binomial_bucket(rehashed, len(remaining))))
-        return picks
+        return replica_order(self._hash_key(key), self._nodes, count, binomial_bucket)
 
 
 def binomial_shares(num_buckets: int) -> list[float]:

@@ -185,26 +185,43 @@ def test_python_dash_m_sim_is_the_same_command(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+class _Tty:
+    """A stream that says it is a terminal and keeps what was written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+
 def test_progress_bar_draws_only_on_a_terminal() -> None:
-    class Tty:
-        def __init__(self) -> None:
-            self.text = ""
-
-        def isatty(self) -> bool:
-            return True
-
-        def write(self, s: str) -> None:
-            self.text += s
-
-        def flush(self) -> None:
-            pass
-
-    tty = Tty()
+    tty = _Tty()
     bar = ProgressBar(tty)  # type: ignore[arg-type]
     bar(30.0, 60.0)
     assert "50.0%" in tty.text
     bar.close()
     assert tty.text.endswith("\r")
+
+
+def test_compare_progress_says_which_run_it_is_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert main(["compare", "steady", *SMALL, "--algorithms", "ring,rendezvous,maglev"]) == 0
+    assert "\r" in tty.text
+    drawn = [line.strip() for line in tty.text.split("\r") if line.strip()]
+    # One bar over all the runs, counting them, not a bar that restarts with each run.
+    assert any("3/3 runs" in line for line in drawn), drawn
+    assert all(" runs " in line for line in drawn), drawn
+    assert capsys.readouterr().out.startswith("placement.algorithm")
 
 
 # -- a built-in name is never shadowed -----------------------------------------------------

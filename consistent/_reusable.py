@@ -334,12 +334,14 @@ class ReusableBucketPlacement:
 
         Raises:
             TypeError: a bucket holds neither a str nor ``None``.
-            InvalidArgumentError: ``removed`` does not list the free buckets, or ``nodes``
-                is not the set of members.
+            InvalidArgumentError: ``buckets`` is empty, ``removed`` does not list the free
+                buckets, or ``nodes`` is not the set of members.
             DuplicateNodeError: a node holds two buckets.
         """
-        placement = cls(capacity=max(len(buckets), 1), hash=hash)
         b_array = list(buckets)
+        if not b_array:
+            raise InvalidArgumentError("buckets must hold at least one bucket, got none")
+        placement = cls(capacity=len(b_array), hash=hash)
         members: list[str] = []
         bucket_of: dict[str, int] = {}
         for bucket, node in enumerate(b_array):

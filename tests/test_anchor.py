@@ -182,6 +182,15 @@ def test_capacity_is_checked() -> None:
 def test_from_state_refuses_an_inconsistent_stack() -> None:
     with pytest.raises(InvalidArgumentError, match="removed must list"):
         AnchorHash.from_state(["a", None, None], removed=[1])
+    with pytest.raises(InvalidArgumentError, match="at least one bucket"):
+        AnchorHash.from_state([])
+    with pytest.raises(InvalidArgumentError, match="nodes must list the members"):
+        AnchorHash.from_state(["a", "b"], nodes=["a", "c"])
+    ring = AnchorHash.from_state(["a", None, "b"], removed=[1], nodes=["b", "a"])
+    assert ring.nodes == ("b", "a") and ring.capacity == 3
+    ring._check()
+    ring.add("c")  # takes the freed bucket
+    assert ring.from_state(["a", "c", "b"], nodes=["b", "a", "c"]) == ring
 
 
 @pytest.mark.skipif(not VECTORS.exists(), reason="no reference vectors")

@@ -30,7 +30,11 @@ import numpy as np
 
 import consistent
 from consistent import (
+    FlipHash,
+    JumpBackAnchor,
     JumpBackAnchorBuckets,
+    JumpBackHash,
+    JumpHash,
     flip_hash,
     flip_hash_many,
     jump_back_hash,
@@ -124,6 +128,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(" | ".join(row))
     if jump_c is None:
         print("(jump-consistent-hash not installed: no C reference point)")
+
+    print("\n## Placement classes at 1,000 nodes: lookup_codes on integer keys (xxh3 included)")
+    nodes = [f"node-{i}" for i in range(1000)]
+    str_keys = [f"key-{i}" for i in range(len(sample))]
+    for cls in (FlipHash, JumpBackHash, JumpBackAnchor, JumpHash):
+        placement = cls(nodes)
+        batch = summary(timed(lambda p=placement: p.lookup_codes(keys), repeat), n_keys)
+        one = summary(
+            timed(lambda p=placement: [p.node_for(k) for k in str_keys], repeat), len(str_keys)
+        )
+        print(f"{cls.__name__:>14} | lookup_codes {fmt(batch)} | node_for (str) {fmt(one)}")
 
     print("\n## JumpBackAnchor batch, ns/key, 1,000 buckets, removed in random order")
     order = np.random.default_rng(7).permutation(1000).tolist()

@@ -231,7 +231,10 @@ def figures_available() -> bool:
     """
     import importlib.util
 
-    return importlib.util.find_spec("matplotlib") is not None
+    try:
+        return importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # a broken install, or one an import hook hides
+        return False
 
 
 def _pyplot() -> Any:

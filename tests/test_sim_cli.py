@@ -355,6 +355,12 @@ def test_figures_available_looks_for_matplotlib_without_importing_it(
                         lambda name, *a: None if name == "matplotlib" else object())
     assert not figures_available()
 
+    def hidden(name: str, *args: Any) -> Any:
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(importlib.util, "find_spec", hidden)
+    assert not figures_available()
+
 
 # -- Ctrl-C ----------------------------------------------------------------------------------
 

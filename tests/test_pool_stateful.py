@@ -35,6 +35,7 @@ from consistent import (
     ExponentialBackoff,
     NoHealthyEndpointError,
     Outcome,
+    OutlierDetection,
     Pool,
     PoolEvent,
 )
@@ -278,3 +279,161 @@ class PoolMachine(RuleBasedStateMachine):
 
 PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
 TestPoolStateful = PoolMachine.TestCase
+
+
+# -- timed ejection (outlier_detection) against a naive model -----------------------------------
+
+
+@dataclass
+class TimedModel:
+    """What the model knows of one endpoint under timed ejection."""
+
+    healthy: bool = True
+    streak: int = 0
+    multiplier: int = 0
+    ejected_at: float = 0.0
+    duration: float = 0.0
+
+
+class TimedPoolMachine(RuleBasedStateMachine):
+    """Pool with OutlierDetection (consecutive failures, interval sweeps or exact expiry)."""
+
+    requests = Bundle("requests")
+
+    @initialize(
+        interval=st.sampled_from([None, 1.0, 2.0]),
+        threshold=st.integers(1, 3),
+        share=st.sampled_from([1.0, 0.5, 0.2]),
+        cap_multiplier=st.booleans(),
+        strictly=st.booleans(),
+        order=st.sampled_from(["envoy", "grpc"]),
+        seed=st.integers(0, 2**16),
+    )
+    def setup(
+        self,
+        interval: float | None,
+        threshold: int,
+        share: float,
+        cap_multiplier: bool,
+        strictly: bool,
+        order: str,
+        seed: int,
+    ) -> None:
+        self.now = 0.0
+        self.interval = interval
+        self.threshold = threshold
+        self.share = share
+        self.cap_multiplier = cap_multiplier
+        self.strictly = strictly
+        self.base, self.max = 1.0, 3.0
+        self.last_tick = 0.0
+        self.model = {name: TimedModel() for name in NAMES}
+        self.owner: dict[int, TimedModel] = {}
+        self.pool = Pool(
+            NAMES,
+            rng=random.Random(seed),
+            failure_threshold=threshold,
+            max_ejection_share=share,
+            outlier_detection=OutlierDetection(
+                interval=interval,
+                base_ejection_time=self.base,
+                max_ejection_time=self.max,
+                order=order,  # type: ignore[arg-type]
+                cap_multiplier=cap_multiplier,
+                readmit_after_strictly=strictly,
+            ),
+        )
+
+    def expired(self, entry: TimedModel, at: float) -> bool:
+        elapsed = at - entry.ejected_at
+        return elapsed > entry.duration or (not self.strictly and elapsed >= entry.duration)
+
+    def move_time(self, to: float) -> None:
+        if self.interval is None:
+            due = sorted(
+                (e.ejected_at + e.duration, i)
+                for i, e in enumerate(self.model.values())
+                if not e.healthy and e.ejected_at + e.duration <= to
+            )
+            entries = list(self.model.values())
+            for _, i in due:
+                entries[i].healthy = True
+                entries[i].streak = 0
+        else:
+            while self.last_tick + self.interval <= to:
+                self.last_tick += self.interval
+                for entry in self.model.values():
+                    if not entry.healthy:
+                        if self.expired(entry, self.last_tick):
+                            entry.healthy = True
+                            entry.streak = 0
+                    elif entry.multiplier > 0:
+                        entry.multiplier -= 1
+        self.now = to
+
+    def eject(self, entry: TimedModel) -> None:
+        ejected = sum(not e.healthy for e in self.model.values())
+        allowed = max(math.floor(self.share * len(self.model) + 1e-9), 1)
+        if ejected >= allowed:
+            return
+        if not self.cap_multiplier or self.base * entry.multiplier < max(self.base, self.max):
+            entry.multiplier += 1
+        entry.healthy = False
+        entry.streak = 0
+        entry.ejected_at = self.now
+        entry.duration = min(self.base * entry.multiplier, max(self.base, self.max))
+
+    @rule(dt=st.sampled_from([0.0, 0.25, 0.5, 1.0, 3.0]))
+    def advance(self, dt: float) -> None:
+        self.move_time(self.now + dt)
+
+    @rule(target=requests)
+    def acquire(self) -> int:
+        endpoint, request = self.pool.acquire(self.now)
+        healthy = [n for n, e in self.model.items() if e.healthy]
+        if healthy:
+            assert endpoint in healthy
+        self.owner[request] = self.model[endpoint]
+        return request
+
+    @rule(request=consumes(requests), failed=st.booleans())
+    def finish(self, request: int, failed: bool) -> None:
+        self.pool.finish(request, Outcome.FAILURE if failed else Outcome.SUCCESS, self.now)
+        entry = self.owner.pop(request)
+        if not failed:
+            entry.streak = 0
+            return
+        entry.streak += 1
+        if entry.healthy and entry.streak >= self.threshold:
+            self.eject(entry)
+
+    @rule(name=st.sampled_from(NAMES))
+    def passing_check(self, name: str) -> None:
+        self.pool.report_check(name, True, self.now)
+        entry = self.model[name]
+        if not entry.healthy:
+            entry.healthy = True
+            entry.streak = 0
+            entry.multiplier = 0
+
+    @invariant()
+    def agrees_with_model(self) -> None:
+        if not hasattr(self, "pool"):
+            return
+        pool = self.pool
+        pool.due_checks(self.now)  # runs the evaluations due by now
+        pool._check()
+        stats = pool.stats()
+        for name, entry in self.model.items():
+            s = stats[name]
+            assert s.state == ("healthy" if entry.healthy else "ejected"), name
+            assert s.consecutive_failures == entry.streak
+            assert pool._by_name[name].multiplier == entry.multiplier
+            if not entry.healthy:
+                assert s.readmit_at == entry.ejected_at + entry.duration
+
+
+TimedPoolMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=50, deadline=None
+)
+TestTimedPoolStateful = TimedPoolMachine.TestCase

@@ -53,15 +53,14 @@ class Cluster:
 
     def start(self) -> None:
         """Bring the initial servers up with converged views."""
-        initial = frozenset(range(self.scenario.cluster.servers))
-        view = self.views.view(initial)
+        initial = self.servers[: self.scenario.cluster.servers]
         now = self.engine.now
-        for i in sorted(initial):
-            server = self.servers[i]
+        for server in initial:
             server.up = server.member = True
             server.refresh()
-            self.membership.adopt(server, view)
-            self.observer.on_up(now, i, "start")
+        self.membership.start(initial)
+        for server in initial:
+            self.observer.on_up(now, server.index, "start")
 
     def go_down(self, node: int, kind: str, mode: str = "refuse") -> bool:
         """``node``'s process stops (crash, restart or the end of a decommission's drain).

@@ -3,7 +3,11 @@
 Theory of operation
 -------------------
 Every server routes by its own view (:mod:`sim._views`); this module moves servers from one
-view to the next, one server at a time, as each learns of a change:
+view to the next, one server at a time, as each learns of a change. What a server believes
+is held by a :class:`consistent.Membership` per server process, the same sans-IO object a
+live server drives: this module decides *when* each server hears what (a heartbeat model and
+gossip delays, drawn from the run's streams) and tells that server's object; the server then
+routes by the object's members.
 
 * a **crash** is learnt from missed heartbeats. Server ``i`` heartbeats every ``H`` seconds
   at its own phase; an observer removes ``i`` when ``k`` heartbeats in a row are missing,
@@ -20,6 +24,17 @@ view to the next, one server at a time, as each learns of a change:
 
 News about an older incarnation of a server (it crashed and came back meanwhile) is stale
 and ignored. All randomness comes from the run's ``membership`` stream.
+
+**The analytic fast path.** Heartbeats are not delivered one by one (n² messages a second).
+The heartbeat model computes when each observer's silence deadline for a stopped server
+falls (its last heartbeat plus ``k*H``, the deadline ``consistent.Membership`` computes from
+the same heartbeat) plus the gossip spread, and at that time delivers the removal to the
+observer's object as gossip (``confirm_dead``). ``tests/test_sim_membership.py`` checks that
+driving the objects with every heartbeat removes the server at the same deadline.
+
+A server's incarnation (:attr:`sim._server.Server.incarnation`) rises whenever its process
+stops or stops answering; a process announces, and is removed at, the incarnation it ran
+with.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import consistent
 from sim._config import MembershipConfig, Scenario
 from sim._engine import Engine
 from sim._observer import Observer
@@ -95,6 +111,32 @@ class ClusterMembership:
             self.config, len(servers), engine.stream("membership/phases")
         )
         self._rng = engine.stream("membership")
+        self._index = {name: i for i, name in enumerate(self.names)}
+
+    def _process(self, server: Server, members: dict[str, int]) -> consistent.Membership:
+        """A new process's membership object, knowing ``members`` (name: incarnation)."""
+        config = self.config
+        membership = consistent.Membership(
+            server.name, members, now=self.engine.now,
+            heartbeat_interval=config.heartbeat_interval,
+            missed_heartbeats=config.missed_heartbeats, incarnation=server.incarnation,
+        )
+        server.membership = membership
+        return membership
+
+    def _sync(self, server: Server) -> None:
+        """``server`` routes by what its membership object now holds."""
+        membership = server.membership
+        assert membership is not None
+        index = self._index
+        self.change_view(server, frozenset(index[name] for name in membership.members))
+
+    def start(self, initial: Sequence[Server]) -> None:
+        """The initial servers, each knowing all of them (converged views)."""
+        members = dict.fromkeys((s.name for s in initial), 0)
+        for server in initial:
+            self._process(server, members)
+            self._sync(server)
 
     # -- a server's own view -----------------------------------------------------------
 
@@ -135,12 +177,12 @@ class ClusterMembership:
             return
         self.adopt(server, self.views.view(members, near=server.view))
 
-    def _seed_view(self, joining: int) -> frozenset[int]:
-        """Membership a starting server fetches from a live peer (itself included)."""
+    def _seed(self, joining: Server) -> dict[str, int]:
+        """Membership a starting server fetches from a live peer (name: incarnation)."""
         for server in self.servers:
-            if server.up and server.index != joining and server.view is not None:
-                return server.view.members | {joining}
-        return frozenset({joining})
+            if server.up and server is not joining and server.membership is not None:
+                return server.membership.snapshot()
+        return {}
 
     def _spread(self) -> float:
         return self._rng.random() * self.config.propagation_delay
@@ -162,17 +204,19 @@ class ClusterMembership:
         server = self.servers[node]
         watcher = self.servers[observer]
         if server.incarnation != incarnation or (server.up and not server.hung) \
-                or not watcher.up:
+                or not watcher.up or watcher.membership is None:
             return  # it came back (or this news is about an older incarnation)
-        if watcher.view is not None and node in watcher.view.members:
-            self.change_view(watcher, watcher.view.members - {node})
+        # The process that fell silent ran with the incarnation before this one.
+        watcher.membership.confirm_dead(server.name, self.engine.now, incarnation - 1)
+        self._sync(watcher)
 
     def started(self, node: int, kind: str) -> None:
         """``node`` started (``kind``: restart, join): it fetches a view, then announces."""
         server = self.servers[node]
         now = self.engine.now
         config = self.config
-        self.change_view(server, self._seed_view(node))
+        self._process(server, self._seed(server))
+        self._sync(server)
         if self.stateful and server.placer is None and server.view is not None:
             self._update_placer(server, server.view)
         self.observer.on_up(now, node, kind)
@@ -193,7 +237,8 @@ class ClusterMembership:
                 self.engine.control_at(max(at, now + silence), self._learn_removal,
                                        (node, member, peer.incarnation))
             elif peer.leaving:
-                self.engine.control_at(now + self._spread(), self._learn_leave, (node, member))
+                self.engine.control_at(now + self._spread(), self._learn_leave,
+                                       (node, member, peer.incarnation))
         for peer in self.servers:
             if peer.up and not peer.leaving and peer.index not in server.view.members:
                 self.engine.control_at(now + self._spread(), self._learn_join,
@@ -213,23 +258,27 @@ class ClusterMembership:
         observer, node, incarnation = args
         server = self.servers[node]
         watcher = self.servers[observer]
-        if server.incarnation != incarnation or not server.up or server.leaving or not watcher.up:
+        if server.incarnation != incarnation or not server.up or server.leaving \
+                or not watcher.up or watcher.membership is None:
             return
-        if watcher.view is not None and node not in watcher.view.members:
-            self.change_view(watcher, watcher.view.members | {node})
+        watcher.membership.joined(server.name, self.engine.now, incarnation)
+        self._sync(watcher)
 
     def leaving(self, node: int) -> None:
         """``node`` announced it leaves: it drops itself at once, peers learn by gossip."""
         server = self.servers[node]
         now = self.engine.now
-        self.change_view(server, server.members - {node})
+        assert server.membership is not None
+        server.membership.leave(now)
+        self._sync(server)
         for peer in self.servers:
             if peer.index != node and peer.member:
                 self.engine.control_at(now + self._spread(), self._learn_leave,
-                                       (peer.index, node))
+                                       (peer.index, node, server.incarnation))
 
-    def _learn_leave(self, args: tuple[int, int]) -> None:
-        observer, node = args
+    def _learn_leave(self, args: tuple[int, int, int]) -> None:
+        observer, node, incarnation = args
         watcher = self.servers[observer]
-        if watcher.up and watcher.view is not None and node in watcher.view.members:
-            self.change_view(watcher, watcher.view.members - {node})
+        if watcher.up and watcher.membership is not None:
+            watcher.membership.left(self.names[node], self.engine.now, incarnation)
+            self._sync(watcher)

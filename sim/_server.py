@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import consistent
 from sim._views import View
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Server:
         "inflight",
         "leaving",
         "member",
+        "membership",
         "mode",
         "name",
         "ok",
@@ -59,6 +61,9 @@ class Server:
         self.member = False
         self.leaving = False
         self.view: View | None = None
+        #: What this server's process believes about its peers: a sans-IO
+        #: ``consistent.Membership`` (None until it first starts); :attr:`view` follows it.
+        self.membership: consistent.Membership | None = None
         #: Home server index of every key id by :attr:`view` (-1: serve it itself).
         self.homes: list[int] = []
         #: Stateful placement (bounded loads): this server's own ring with its load counts.

@@ -22,22 +22,27 @@ of a schedule, and re-admission puts the endpoint on *probation*: the next failu
 again for the following delay, a success ends the probation and resets the schedule
 (Finagle's failure accrual).
 
-This module holds the configuration (immutable, validated) and the pure arithmetic of the
-per-interval detectors; the :class:`~consistent.Pool` keeps the counters, runs evaluations
-lazily when a call's ``now`` passes an evaluation time, and applies the ejections through its
-state machine, ejection cap included.
+This module holds the configuration (immutable, validated), the pure arithmetic of the
+per-interval detectors and the :class:`EjectionClock` that runs evaluations and ends timed
+ejections, lazily, when a call's ``now`` passes their time; the :class:`~consistent.Pool`
+keeps the counters and applies every ejection and re-admission through its state machine,
+ejection cap included.
 """
 
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from consistent._backoff import CheckSchedule, ExponentialBackoff
+from consistent._endpoint import EndpointRecord
 from consistent._errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
+    "EjectionClock",
     "FailurePercentage",
     "OutlierDetection",
     "SuccessRateEjection",
@@ -317,3 +322,137 @@ def failure_percentage_outliers(
         if failed > rule.threshold or (rule.inclusive and failed == rule.threshold):
             out.append(i)
     return out
+
+
+class EjectionClock:
+    """Time passing without calls: interval evaluations and the ends of timed ejections.
+
+    A :class:`~consistent.Pool` built with ``outlier_detection`` owns one. It tells the clock
+    of each ejection (:meth:`ejected`: how long it lasts), and before handling a call whose
+    ``now`` reaches :attr:`next_at` it asks the clock to catch up (:meth:`advance`), handing
+    it the members and two actions of its state machine: ``readmit(record, at)`` and
+    ``eject(record, reason, at) -> bool`` (the ejection cap applies). Every evaluation runs
+    at its own time, in order, so a lazy clock decides exactly as a timer would.
+
+    Runtime complexity: O(n) per evaluation; :meth:`ejected` O(1).
+    """
+
+    __slots__ = ("detection", "epoch", "exact", "next_at", "ticks")
+
+    def __init__(self, detection: OutlierDetection, epoch: float) -> None:
+        self.detection = detection
+        self.epoch = epoch
+        self.ticks = 0
+        interval = detection.interval
+        self.exact = interval is None
+        self.next_at = math.inf if interval is None else epoch + interval
+
+    def ejected(self, record: EndpointRecord, now: float, rng: random.Random) -> None:
+        """Record an ejection at ``now`` and how long it lasts (``record.readmit_at``)."""
+        detection = self.detection
+        record.ejected_at = now
+        durations = detection.ejection_durations
+        if durations is not None:
+            record.attempt += 1
+            delay = durations.delay(record.attempt, rng, record.last_delay)
+        else:
+            base = detection.base_ejection_time
+            if not detection.cap_multiplier or base * record.multiplier < max(
+                base, detection.max_ejection_time
+            ):
+                record.multiplier += 1
+            delay = detection.ejection_time(record.multiplier)
+        record.last_delay = delay
+        record.readmit_at = now + delay
+        record.next_check = None
+
+    def reschedule(self, members: list[EndpointRecord]) -> None:
+        """Without an interval: the next event is the earliest end of an ejection."""
+        times = [e.readmit_at for e in members if e.readmit_at is not None]
+        self.next_at = min(times) if times else math.inf
+
+    def advance(
+        self,
+        now: float,
+        members: list[EndpointRecord],
+        readmit: Callable[[EndpointRecord, float], None],
+        eject: Callable[[EndpointRecord, str, float], bool],
+        draw: Callable[[], float],
+    ) -> None:
+        """Run every evaluation (or end of ejection) due at or before ``now``, in order."""
+        detection = self.detection
+        if self.exact:
+            while self.next_at <= now:
+                at = self.next_at
+                due = [e for e in members if e.readmit_at is not None and e.readmit_at <= at]
+                due.sort(key=_readmit_order)
+                for record in due:
+                    readmit(record, at)  # the pool reschedules us on each transition
+                self.reschedule(members)
+            return
+        interval = detection.interval
+        assert interval is not None
+        while self.next_at <= now:
+            self.ticks += 1
+            at = self.next_at
+            self.next_at = self.epoch + (self.ticks + 1) * interval
+            if detection.order == "envoy":
+                self._readmit_or_decay(members, readmit, at)
+                self._judge(members, eject, draw, at)
+            else:
+                self._judge(members, eject, draw, at)
+                self._readmit_or_decay(members, readmit, at)
+
+    def _readmit_or_decay(
+        self,
+        members: list[EndpointRecord],
+        readmit: Callable[[EndpointRecord, float], None],
+        at: float,
+    ) -> None:
+        strictly = self.detection.readmit_after_strictly
+        for record in list(members):
+            if record.state == "ejected":
+                needed = record.last_delay
+                if record.readmit_at is None or needed is None:
+                    continue
+                elapsed = at - record.ejected_at
+                if elapsed > needed or (not strictly and elapsed >= needed):
+                    readmit(record, at)
+            elif record.multiplier > 0:
+                record.multiplier -= 1
+
+    def _judge(
+        self,
+        members: list[EndpointRecord],
+        eject: Callable[[EndpointRecord, str, float], bool],
+        draw: Callable[[], float],
+        at: float,
+    ) -> None:
+        detection = self.detection
+        judged = [e for e in members if e.state == "healthy"]
+        volumes = [(e.bucket_ok, e.bucket_ok + e.bucket_bad) for e in judged]
+        for e in members:
+            e.bucket_ok = e.bucket_bad = 0
+        outliers: list[tuple[EndpointRecord, float, str]] = []
+        rule = detection.success_rate
+        if rule is not None:
+            found = success_rate_outliers(rule, volumes) or ()
+            pct = rule.enforcement_percentage
+            outliers.extend((judged[i], pct, "success_rate_outlier") for i in found)
+        fp = detection.failure_percentage
+        if fp is not None:
+            found = failure_percentage_outliers(fp, volumes, len(members)) or ()
+            outliers.extend(
+                (judged[i], fp.enforcement_percentage, "failure_percentage") for i in found
+            )
+        for record, percentage, reason in outliers:
+            if record.state != "healthy":
+                continue  # already ejected by the first detector
+            if percentage < 100.0 and int(draw() * 100) >= percentage:
+                continue
+            eject(record, reason, at)
+
+
+def _readmit_order(record: EndpointRecord) -> tuple[float, int]:
+    assert record.readmit_at is not None
+    return (record.readmit_at, record.order)

@@ -34,9 +34,12 @@ ejected endpoint when its ejection time has passed, and judge success rates and 
 percentages once per interval. The pool runs those evaluations lazily, at their own times,
 when a call's ``now`` reaches them. Finagle's failure accrual re-admits on probation.
 
-**Strategies** live in :mod:`consistent._strategies`; the latency-aware ones learn each
-request's latency from :meth:`Pool.finish` (``latency=``, by default ``now`` minus the
-request's start).
+**Collaborators.** Strategies live in :mod:`consistent._strategies` (the latency-aware ones
+learn each request's latency from :meth:`Pool.finish`: ``latency=``, by default ``now`` minus
+the request's start); detectors and the :class:`~consistent._detectors.EjectionClock` in
+:mod:`consistent._detectors`; each endpoint's record in :mod:`consistent._endpoint`; the
+presets in :mod:`consistent._presets`; outcomes, events and stats in
+:mod:`consistent._outcomes`. The state machine stays here, in one table.
 
 Without ``outlier_detection``, an ejected endpoint is re-admitted only by a passing health
 check. When it is ejected, its
@@ -86,12 +89,8 @@ from types import MappingProxyType
 from typing import Any, Final, NoReturn, Union
 
 from consistent._backoff import CheckSchedule, ExponentialBackoff, Jitter
-from consistent._detectors import (
-    OutlierDetection,
-    SuccessRateEjection,
-    failure_percentage_outliers,
-    success_rate_outliers,
-)
+from consistent._detectors import EjectionClock, OutlierDetection, SuccessRateEjection
+from consistent._endpoint import EndpointRecord
 from consistent._errors import (
     DuplicateNodeError,
     InvalidArgumentError,
@@ -191,84 +190,6 @@ server is not probed right after it failed."""
 
 Schedule = Union[ExponentialBackoff, CheckSchedule]
 """Anything with ``delay(attempt, rng, previous)``: the spacing of health checks."""
-
-
-class _Endpoint:
-    """The mutable record of one endpoint; the pool's private bookkeeping."""
-
-    __slots__ = (
-        "attempt",
-        "bucket_bad",
-        "bucket_ok",
-        "checks_failed",
-        "checks_passed",
-        "cost",
-        "ejected_at",
-        "ejections",
-        "ejections_refused",
-        "failed",
-        "last_delay",
-        "multiplier",
-        "name",
-        "next_check",
-        "order",
-        "pending",
-        "probation",
-        "readmit_at",
-        "reason",
-        "since",
-        "stamp",
-        "started",
-        "state",
-        "streak",
-        "succeeded",
-        "timed_out",
-        "upstream",
-        "window",
-        "window_bad",
-        "window_count",
-        "window_index",
-    )
-
-    def __init__(self, name: str, order: int, window: int) -> None:
-        self.name = name
-        self.order = order
-        self.state: str = ABSENT
-        self.reason = "absent"
-        self.since = 0.0
-        self.pending = 0
-        self.started = 0
-        self.succeeded = 0
-        self.failed = 0
-        self.timed_out = 0
-        self.upstream = 0
-        self.streak = 0
-        self.ejections = 0
-        self.ejections_refused = 0
-        self.checks_passed = 0
-        self.checks_failed = 0
-        self.attempt = 0
-        self.last_delay: float | None = None
-        self.next_check: float | None = None
-        self.window = bytearray(window)
-        self.window_bad = 0
-        self.window_count = 0
-        self.window_index = 0
-        # timed ejection (outlier_detection)
-        self.multiplier = 0
-        self.ejected_at = 0.0
-        self.readmit_at: float | None = None
-        self.probation = False
-        self.bucket_ok = 0
-        self.bucket_bad = 0
-        # latency-aware strategies (peak EWMA)
-        self.cost = 0.0
-        self.stamp: float | None = None
-
-    def clear_window(self) -> None:
-        if self.window_count:
-            self.window[:] = bytes(len(self.window))
-            self.window_bad = self.window_count = self.window_index = 0
 
 
 def _check_limit(name: str, value: object) -> int:
@@ -443,7 +364,9 @@ class Pool:
                 f"{strategy!r}: {error}"
             ) from None
         self._chooser = chooser
-        self._choose: Callable[[list[_Endpoint], float], _Endpoint | None] = chooser.choose
+        self._choose: Callable[[list[EndpointRecord], float], EndpointRecord | None] = (
+            chooser.choose
+        )
         self._walks = chooser.walks_members
         self._observe = chooser.observe if chooser.observes_latency else None
         self._failure_threshold = failure_threshold
@@ -468,19 +391,16 @@ class Pool:
         )
         # The next time something happens without a call: an interval evaluation or the end
         # of a timed ejection. The hot path compares ``now`` with it once (inf by default).
-        self._epoch = now
-        self._ticks = 0
-        self._next_timer = _NEVER
-        if outlier_detection is not None and outlier_detection.interval is not None:
-            self._next_timer = now + outlier_detection.interval
+        self._clock = None if outlier_detection is None else EjectionClock(outlier_detection, now)
+        self._next_timer = _NEVER if self._clock is None else self._clock.next_at
 
-        self._by_name: dict[str, _Endpoint] = {}
-        self._members: list[_Endpoint] = []
-        self._candidates: list[_Endpoint] = []
+        self._by_name: dict[str, EndpointRecord] = {}
+        self._members: list[EndpointRecord] = []
+        self._candidates: list[EndpointRecord] = []
         self._panic = False
         self._n_ejected = 0
         # request id -> (its endpoint's record, the ``now`` it started at)
-        self._requests: dict[int, tuple[_Endpoint, float]] = {}
+        self._requests: dict[int, tuple[EndpointRecord, float]] = {}
         self._next_request = 0
         self._pending = 0
         self._order = 0
@@ -528,7 +448,7 @@ class Pool:
         if not endpoint:
             raise InvalidArgumentError("endpoint must be a non-empty name, got ''")
 
-    def _get(self, endpoint: str) -> _Endpoint:
+    def _get(self, endpoint: str) -> EndpointRecord:
         record = self._by_name.get(endpoint)
         if record is None:
             raise UnknownNodeError(f"endpoint {endpoint!r} is not in the pool")
@@ -554,7 +474,7 @@ class Pool:
             raise DuplicateNodeError(f"endpoint {endpoint!r} is already in the pool")
         if now >= self._next_timer:
             self._advance(now)
-        record = _Endpoint(endpoint, self._order, self._window_size)
+        record = EndpointRecord(endpoint, self._order, self._window_size)
         self._order += 1
         self._by_name[endpoint] = record
         self._members.append(record)
@@ -649,7 +569,7 @@ class Pool:
 
     # -- the state machine -------------------------------------------------------------------
 
-    def _transition(self, record: _Endpoint, trigger: str, now: float) -> None:
+    def _transition(self, record: EndpointRecord, trigger: str, now: float) -> None:
         """Apply ``TRANSITIONS[(state, trigger)]`` to ``record`` with its side effects."""
         source = record.state
         target = TRANSITIONS[(source, trigger)]
@@ -662,7 +582,8 @@ class Pool:
             if self._detection is None:
                 self._schedule_check(record, fresh=source is HEALTHY, now=now)
             elif source is HEALTHY:
-                self._schedule_readmission(record, now)
+                assert self._clock is not None
+                self._clock.ejected(record, now, self._rng)
         else:
             if target is HEALTHY and self._detection is not None:
                 record.readmit_at = None
@@ -688,12 +609,13 @@ class Pool:
                 self._candidates.append(record)
             else:
                 self._refresh_candidates()
-            if self._detection is not None and self._detection.interval is None:
-                self._refresh_timer()
+            if self._clock is not None and self._clock.exact:
+                self._clock.reschedule(self._members)
+                self._next_timer = self._clock.next_at
         if self._observer is not None:
             self._observer(PoolEvent(now, record.name, source, target, trigger))
 
-    def _schedule_check(self, record: _Endpoint, fresh: bool, now: float) -> None:
+    def _schedule_check(self, record: EndpointRecord, fresh: bool, now: float) -> None:
         """Health-check re-admission: the next check, one backoff step later."""
         if fresh:
             record.attempt = 0
@@ -703,26 +625,15 @@ class Pool:
         record.last_delay = delay
         record.next_check = now + delay
 
-    def _schedule_readmission(self, record: _Endpoint, now: float) -> None:
-        """Timed re-admission: how long this ejection lasts."""
-        detection = self._detection
-        assert detection is not None
-        record.ejected_at = now
-        durations = detection.ejection_durations
-        if durations is not None:
-            record.attempt += 1
-            delay = durations.delay(record.attempt, self._rng, record.last_delay)
-            record.last_delay = delay
-        else:
-            base = detection.base_ejection_time
-            if not detection.cap_multiplier or base * record.multiplier < max(
-                base, detection.max_ejection_time
-            ):
-                record.multiplier += 1
-            delay = detection.ejection_time(record.multiplier)
-            record.last_delay = delay
-        record.readmit_at = now + delay
-        record.next_check = None
+    def _advance(self, now: float) -> None:
+        """Let the ejection clock run what is due at or before ``now``, each at its time."""
+        clock = self._clock
+        assert clock is not None
+        clock.advance(now, self._members, self._readmit, self._eject, self._random)
+        self._next_timer = clock.next_at
+
+    def _readmit(self, record: EndpointRecord, at: float) -> None:
+        self._transition(record, "ejection_expired", at)
 
     def _refresh_candidates(self) -> None:
         members = self._members
@@ -734,7 +645,7 @@ class Pool:
         else:
             self._candidates, self._panic = [], False
 
-    def _eject(self, record: _Endpoint, trigger: str, now: float) -> bool:
+    def _eject(self, record: EndpointRecord, trigger: str, now: float) -> bool:
         """Eject a healthy endpoint unless the ejection cap forbids it; whether it did."""
         share = self._max_ejection_share
         n = len(self._by_name)
@@ -752,82 +663,9 @@ class Pool:
         self._transition(record, trigger, now)
         return True
 
-    # -- time passing without calls: interval evaluations and timed re-admission ---------------
-
-    def _refresh_timer(self) -> None:
-        """The next timer when ejections end at exact times (no interval)."""
-        times = [e.readmit_at for e in self._members if e.readmit_at is not None]
-        self._next_timer = min(times) if times else _NEVER
-
-    def _advance(self, now: float) -> None:
-        """Run every evaluation or re-admission due at or before ``now``, each at its time."""
-        detection = self._detection
-        assert detection is not None
-        interval = detection.interval
-        if interval is None:
-            while self._next_timer <= now:
-                at = self._next_timer
-                due = [e for e in self._members if e.readmit_at is not None and e.readmit_at <= at]
-                due.sort(key=_readmit_order)
-                for record in due:
-                    self._transition(record, "ejection_expired", at)
-                self._refresh_timer()
-            return
-        while self._next_timer <= now:
-            self._ticks += 1
-            at = self._next_timer
-            self._next_timer = self._epoch + (self._ticks + 1) * interval
-            self._evaluate(detection, at)
-
-    def _evaluate(self, detection: OutlierDetection, at: float) -> None:
-        """One interval evaluation at time ``at`` (Envoy's or gRPC's order)."""
-        if detection.order == "envoy":
-            self._readmit_or_decay(detection, at)
-            self._judge(detection, at)
-        else:
-            self._judge(detection, at)
-            self._readmit_or_decay(detection, at)
-
-    def _readmit_or_decay(self, detection: OutlierDetection, at: float) -> None:
-        strictly = detection.readmit_after_strictly
-        for record in list(self._members):
-            if record.state is EJECTED:
-                if record.readmit_at is None:
-                    continue
-                elapsed = at - record.ejected_at
-                needed = record.last_delay
-                assert needed is not None
-                if elapsed > needed or (not strictly and elapsed >= needed):
-                    self._transition(record, "ejection_expired", at)
-            elif record.multiplier > 0:
-                record.multiplier -= 1
-
-    def _judge(self, detection: OutlierDetection, at: float) -> None:
-        members = [e for e in self._members if e.state is HEALTHY]
-        volumes = [(e.bucket_ok, e.bucket_ok + e.bucket_bad) for e in members]
-        for e in self._members:
-            e.bucket_ok = e.bucket_bad = 0
-        rule = detection.success_rate
-        if rule is not None:
-            outliers = success_rate_outliers(rule, volumes)
-            for i in outliers or ():
-                self._enforce(members[i], rule.enforcement_percentage, "success_rate_outlier", at)
-        fp = detection.failure_percentage
-        if fp is not None:
-            outliers = failure_percentage_outliers(fp, volumes, len(self._members))
-            for i in outliers or ():
-                self._enforce(members[i], fp.enforcement_percentage, "failure_percentage", at)
-
-    def _enforce(self, record: _Endpoint, percentage: float, trigger: str, at: float) -> None:
-        if record.state is not HEALTHY:
-            return
-        if percentage < 100.0 and int(self._random() * 100) >= percentage:
-            return
-        self._eject(record, trigger, at)
-
     # -- picking -----------------------------------------------------------------------------
 
-    def _select(self, exclude: Collection[str], now: float) -> _Endpoint:
+    def _select(self, exclude: Collection[str], now: float) -> EndpointRecord:
         candidates = self._candidates
         if self._walks:
             if exclude or not candidates or self._max_per < _UNLIMITED:
@@ -853,7 +691,7 @@ class Pool:
             available_at=at,
         )
 
-    def _select_slow(self, exclude: Collection[str], now: float) -> _Endpoint:
+    def _select_slow(self, exclude: Collection[str], now: float) -> EndpointRecord:
         if self._walks:
             return self._select_walk(exclude, now)
         candidates = self._candidates
@@ -874,7 +712,7 @@ class Pool:
         assert record is not None
         return record
 
-    def _select_walk(self, exclude: Collection[str], now: float) -> _Endpoint:
+    def _select_walk(self, exclude: Collection[str], now: float) -> EndpointRecord:
         """Strategies that walk every member (poolee, Finagle) judge health themselves."""
         members = self._members
         if not members or not (self._candidates or self._walks):
@@ -1106,7 +944,7 @@ class Pool:
             f"{started!r}: now must never decrease between calls"
         )
 
-    def _record_rate(self, record: _Endpoint, bad: int, now: float) -> None:
+    def _record_rate(self, record: EndpointRecord, bad: int, now: float) -> None:
         """Slide ``bad`` (0 or 1) into the endpoint's outcome window and judge its rate."""
         rule = self._success_rate
         assert rule is not None and rule.min_requests is not None
@@ -1290,11 +1128,6 @@ class Pool:
             assert per.get(id(e), 0) == e.pending
 
 
-def _check_order(record: _Endpoint) -> tuple[float, int]:
+def _check_order(record: EndpointRecord) -> tuple[float, int]:
     assert record.next_check is not None
     return (record.next_check, record.order)
-
-
-def _readmit_order(record: _Endpoint) -> tuple[float, int]:
-    assert record.readmit_at is not None
-    return (record.readmit_at, record.order)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Protocol
 from consistent._errors import InvalidArgumentError, InvalidTypeError, PoolFullError
 
 if TYPE_CHECKING:
-    from consistent._pool import _Endpoint
+    from consistent._endpoint import EndpointRecord as _Endpoint
 
 __all__ = [
     "STRATEGY_CLASSES",

@@ -125,6 +125,10 @@ class Clients:
         """Whether every client's pool holds ``endpoint`` healthy."""
         return all(c.holds_healthy(endpoint) for c in self.clients)
 
+    def any_holds_healthy(self, endpoint: str) -> bool:
+        """Whether some client's pool holds ``endpoint`` healthy (and may pick it)."""
+        return any(c.holds_healthy(endpoint) for c in self.clients)
+
     # -- outcomes and health checks ----------------------------------------------------
 
     def after_failure(self, client: Client, endpoint: str) -> None:

@@ -104,6 +104,7 @@ class Cluster:
         server.leaving = False
         server.refresh()
         server.epoch += 1
+        server.fresh = True
         server.suspects.clear()
         self.membership.started(node, kind)
 

@@ -105,6 +105,10 @@ class FaultRecord:
     failures: int = 0
     views_rejoined_at: float | None = None
     clients_rejoined_at: float | None = None
+    #: When it served its first request after coming up (joins and restarts).
+    first_served_at: float | None = None
+    #: Set at the end of the run: clients never stopped sending to it while it was down.
+    clients_never_converged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Durations in seconds after the fault (or after the restart, for rejoining)."""
@@ -124,12 +128,14 @@ class FaultRecord:
             "detection": since(self.detected_at, self.down_at),
             "server_detection": since(self.server_detected_at, self.down_at),
             "client_detection": since(self.client_detected_at, self.down_at),
-            "client_convergence": since(self.last_sent_at, self.down_at)
+            "client_convergence": None if self.clients_never_converged or self.kind == "join"
+            else since(self.last_sent_at, self.down_at)
             if self.last_sent_at is not None else 0.0,
             "view_convergence": since(self.views_converged_at, self.down_at),
             "last_failure": since(self.last_failure_at, self.down_at),
             "failures": self.failures,
             "serving_again": serving_again,
+            "first_served": since(self.first_served_at, self.up_at),
         }
 
 
@@ -183,6 +189,11 @@ class Recorder(Observer):
         self.ejections_of_down = 0
         self.wrongful_ejections = 0
         self._started = False
+        #: What had happened when the warm-up (``metrics.warmup``) ended: latencies recorded,
+        #: requests served per server, requests succeeded and failed. Steady-state figures
+        #: count what came after; None until then.
+        self.warmup = scenario.metrics.warmup
+        self._at_warmup: tuple[int, list[int], int, int] | None = None
 
     # -- the tick ------------------------------------------------------------------------
 
@@ -193,6 +204,23 @@ class Recorder(Observer):
         self._set_live(self.model.engine.now, "start", -1)
         self._recompute_replicas()
         self.model.engine.at(self.interval, self._tick)
+        if self.warmup > 0:  # no event without a warm-up: default runs keep their event order
+            self.model.engine.at(self.warmup, self._end_warmup)
+
+    def _end_warmup(self, _: object) -> None:
+        counters = self.model.counters
+        self._at_warmup = (len(self.model.requests.latencies), list(counters.served),
+                           counters.succeeded, counters.failed_total)
+
+    def _since_warmup(self) -> tuple[int, list[int], int, int]:
+        """The warm-up's marks (all zero without one; everything if it outlasted the run)."""
+        if self.warmup <= 0:
+            return 0, [], 0, 0
+        if self._at_warmup is None:
+            counters = self.model.counters
+            return (len(self.model.requests.latencies), list(counters.served),
+                    counters.succeeded, counters.failed_total)
+        return self._at_warmup
 
     def _tick(self, _: object) -> None:
         model = self.model
@@ -321,6 +349,11 @@ class Recorder(Observer):
             return
         self._down[node] = False
         record = self._open.pop(node, None)
+        if record is None and kind == "join":
+            # A join is measured like a return: until every view and pool includes the new
+            # server, and until it serves its first request.
+            record = FaultRecord(kind, node, self.model.names[node], now)
+            self.faults.append(record)
         if record is not None:
             record.up_at = now
             self._rejoining[node] = record
@@ -438,8 +471,23 @@ class Recorder(Observer):
         if not self._rows or self._rows[-1]["time"] < now:
             self._tick(None)
         for record in self._open.values():
-            if record.views_converged_at is None and self._views_exclude(record.node):
+            if record.views_converged_at is None and self._views_exclude(record.node) \
+                    and any(s.up and s.index != record.node for s in self.model.servers):
                 record.views_converged_at = now
+            # Clients that still hold it healthy would still send to it, and clients that sent
+            # to it in the last bin (a pool in panic) still do: they never converged (and a
+            # fault too close to the end to tell is not a convergence either).
+            still_sending = record.last_sent_at is not None \
+                and record.last_sent_at > now - self.interval
+            if still_sending or self.model.clients.any_holds_healthy(record.name):
+                record.clients_never_converged = True
+
+    def on_first_served(self, now: float, node: int) -> None:
+        for record in reversed(self.faults):
+            if record.node == node:
+                if record.up_at is not None and record.first_served_at is None:
+                    record.first_served_at = now
+                break
 
     def timeseries(self) -> dict[str, npt.NDArray[Any]]:
         """Per-bin columns as numpy arrays (see :attr:`COLUMNS`), plus latency and served."""
@@ -474,13 +522,15 @@ class Recorder(Observer):
         """Everything but the time series, as plain JSON-able values."""
         model = self.model
         counters = model.counters
-        latencies = np.frombuffer(model.requests.latencies, dtype=np.float64)
+        first_latency, served_before, succeeded_before, failed_before = self._since_warmup()
+        latencies = np.frombuffer(model.requests.latencies, dtype=np.float64)[first_latency:]
 
         def pct(q: float) -> float | None:
             return float(np.percentile(latencies, q)) if latencies.size else None
 
         issued = counters.issued
         served = np.array(counters.served, dtype=np.float64)
+        served[:len(served_before)] -= served_before
         initial = model.scenario.cluster.servers
         served_ptm, served_cv = skew(served[:initial]) if served[:initial].sum() else \
             (math.nan, math.nan)
@@ -505,6 +555,7 @@ class Recorder(Observer):
                 "attempt_failures_by_cause": dict(sorted(counters.attempt_failures.items())),
                 "forward_failures": counters.forward_failures,
                 "fill_ins": counters.fill_ins,
+                **self._after_warmup(succeeded_before, failed_before),
             },
             "ejections": {
                 "total": self.ejections,
@@ -561,6 +612,18 @@ class Recorder(Observer):
             },
         }
 
+    def _after_warmup(self, succeeded_before: int, failed_before: int) -> dict[str, Any]:
+        """Requests finished after the warm-up, when there is one (else nothing)."""
+        if self.warmup <= 0:
+            return {}
+        succeeded = self.model.counters.succeeded - succeeded_before
+        failed = self.model.counters.failed_total - failed_before
+        finished = succeeded + failed
+        return {"after_warmup": {
+            "warmup": self.warmup, "succeeded": succeeded, "failed": failed,
+            "success_ratio": succeeded / finished if finished else None,
+        }}
+
     def _initial_keyspace_skew(self) -> tuple[float, float]:
         model = self.model
         names = [model.names[i] for i in range(model.scenario.cluster.servers)]
@@ -582,7 +645,7 @@ def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and max of each recovery time over the faults that have it."""
     out: dict[str, Any] = {}
     for key in ("detection", "server_detection", "client_detection", "client_convergence",
-                "view_convergence", "last_failure", "serving_again"):
+                "view_convergence", "last_failure", "serving_again", "first_served"):
         values = [r[key] for r in records if r[key] is not None]
         out[key] = {"mean": float(np.mean(values)), "max": float(np.max(values)),
                     "count": len(values)} if values else None

@@ -41,5 +41,8 @@ class Observer:
     def on_pool_change(self, now: float, client: int, node: int, healthy: bool) -> None:
         """A client's pool ejected (``healthy=False``) or readmitted ``node``."""
 
+    def on_first_served(self, now: float, node: int) -> None:
+        """``node`` served the first request since it (re)started."""
+
     def on_network(self, now: float, extra: float) -> None:
         """The extra network delay changed."""

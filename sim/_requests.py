@@ -471,6 +471,9 @@ class RequestPath:
             heappush(self._heap, (done_at, self._seq(), self._complete, attempt))
             return
         self.counters.served[server.index] += 1
+        if server.fresh:
+            server.fresh = False
+            self.observer.on_first_served(now, server.index)
         attempt.fwd += 1  # answered: a pending forward timeout is stale
         queue = server.queue
         while queue:

@@ -33,6 +33,7 @@ class Server:
         "concurrency",
         "down_at",
         "epoch",
+        "fresh",
         "hang_for",
         "homes",
         "hung",
@@ -73,6 +74,8 @@ class Server:
         self.queue: deque[Attempt] = deque()
         #: Changes whenever the process stops or starts: completions of an older epoch are lost.
         self.epoch = 0
+        #: Started and has not served a request yet.
+        self.fresh = False
         #: Changes whenever the process stops: membership news about an older one is stale.
         self.incarnation = 0
         self.down_at = 0.0

@@ -117,3 +117,50 @@ def test_replicas_keep_keys_available_through_one_crash() -> None:
     result = run("crash", overrides=[*CRASH, "cluster.replication=3"])
     availability = result.summary["availability"]
     assert availability["max_unavailable"] == 0.0 and availability["episodes"] == []
+
+
+# -- measurements that never happened are None, never the run's length --------------------------
+
+
+def test_clients_that_never_stop_sending_never_converged() -> None:
+    # A threshold no run reaches: pools never eject the crashed server.
+    result = run("crash", overrides=["duration=30", "clients.failure_threshold=1000000"])
+    (fault,) = result.summary["recovery"]["faults"]
+    assert fault["client_convergence"] is None and fault["client_detection"] is None
+
+
+def test_with_every_server_down_no_view_converged() -> None:
+    result = run("crash", overrides=["duration=30", "cluster.servers=1", "faults.0.node=0"])
+    (fault,) = result.summary["recovery"]["faults"]
+    assert fault["view_convergence"] is None
+    # Pools in panic keep sending to it: clients did not converge either.
+    assert fault["client_convergence"] is None
+
+
+def test_a_fault_at_the_end_of_the_run_measures_nothing() -> None:
+    result = run("crash", overrides=["duration=30", "faults.0.at=30"])
+    (fault,) = result.summary["recovery"]["faults"]
+    assert all(fault[key] is None for key in (
+        "detection", "client_convergence", "view_convergence", "last_failure"))
+
+
+def test_a_join_is_measured_until_every_view_and_pool_holds_it_and_it_serves() -> None:
+    result = run("join", overrides=["duration=30"])
+    scenario = result.scenario
+    m = scenario.membership
+    joins = [f for f in result.summary["recovery"]["faults"] if f["kind"] == "join"]
+    assert len(joins) == scenario.faults[0].count
+    for fault in joins:
+        # Peers learn join_announcement (+ gossip) after it starts, clients within their
+        # discovery delay after the announcement.
+        assert m.join_announcement <= fault["serving_again"] <= \
+            m.join_announcement + max(m.propagation_delay, m.client_discovery_delay)
+        assert fault["first_served"] is not None
+        assert 0 < fault["first_served"] <= fault["serving_again"]
+        assert fault["client_convergence"] is None  # nothing to converge away from
+
+
+def test_the_table_shows_requests_in_flight_and_defines_the_ratio() -> None:
+    table = run("steady", overrides=["duration=3", "workload.rate=500"]).table()
+    assert "in flight at the end" in table
+    assert "success ratio (succeeded / issued)" in table

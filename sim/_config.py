@@ -186,6 +186,11 @@ class MetricsConfig:
 
     interval: float = _f(1.0, "pos_float", "width of a time-series bin in seconds")
     availability_sample: int = _f(4096, "pos_int", "keys sampled for data availability")
+    warmup: float = _f(
+        0.0, "nonneg_float",
+        "seconds from the start left out of steady-state figures: latency, served load and "
+        "requests.after_warmup (time series and totals keep them)",
+    )
 
 
 class Outage(NamedTuple):

@@ -427,3 +427,44 @@ def test_cli_compare_with_replications(tmp_path: Path, capsys: pytest.CaptureFix
 def test_compare_raises_on_a_failed_run() -> None:
     with pytest.raises(ScenarioError, match=r"probes=0 replication 0 \(seed 1\) failed"):
         compare("steady", "placement.options.probes", [0, 8], overrides=[*TINY, *MULTIPROBE])
+
+
+# -- metrics.warmup -----------------------------------------------------------------------------
+
+
+def test_warmup_leaves_the_start_out_of_steady_state_figures() -> None:
+    import numpy as np
+
+    from sim._metrics import skew
+
+    overrides = ["duration=6", "workload.rate=400"]
+    plain = sim.run("steady", overrides=overrides)
+    warm = sim.run("steady", overrides=[*overrides, "metrics.warmup=2"])
+    assert "after_warmup" not in plain.summary["requests"]
+    # The same run: totals and time series keep the warm-up.
+    assert warm.summary["requests"]["issued"] == plain.summary["requests"]["issued"]
+    assert np.array_equal(warm.timeseries["succeeded"], plain.timeseries["succeeded"])
+    ts = warm.timeseries
+    after = ts["time"] > 2
+    steady = warm.summary["requests"]["after_warmup"]
+    assert steady["warmup"] == 2.0
+    assert steady["succeeded"] == int(ts["succeeded"][after].sum())
+    assert steady["failed"] == int(ts["failed"][after].sum())
+    served = ts["served"][after].sum(axis=0)[: warm.scenario.cluster.servers]
+    assert warm.summary["load"]["served_peak_to_mean"] == pytest.approx(skew(served)[0])
+    assert warm.summary["load"]["served_peak_to_mean"] != plain.summary["load"][
+        "served_peak_to_mean"]
+    assert warm.summary["latency"]["max"] <= plain.summary["latency"]["max"]
+    # A warm-up that outlasts the run leaves no steady state to measure.
+    late = sim.run("steady", overrides=["duration=2", "workload.rate=100", "metrics.warmup=3"])
+    assert late.summary["latency"]["p99"] is None
+    assert late.summary["requests"]["after_warmup"]["success_ratio"] is None
+
+
+def test_a_sweep_reports_steady_state_metrics_after_warmup() -> None:
+    result = sweep("steady", {"placement.algorithm": ["ring", "rendezvous"]}, replications=2,
+                   executor="serial", overrides=[*TINY, "metrics.warmup=0.5"],
+                   metrics=["requests.after_warmup.success_ratio", "latency.p99"])
+    assert result.estimate(0, "requests.after_warmup.success_ratio").n == 2
+    with pytest.raises(ScenarioError, match=r"metrics\.warmup must be"):
+        sweep("steady", overrides=[*TINY, "metrics.warmup=-1"])

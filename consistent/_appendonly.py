@@ -8,9 +8,8 @@ PowerCH and BinomialHash are such. Over named nodes they all work the same way, 
 common part lives here, once (:class:`~consistent.FlipHash`, :class:`~consistent.JumpBackHash`,
 :class:`~consistent.PowerCH` and :class:`~consistent.BinomialHash` use it;
 :class:`~consistent.JumpHash` predates it): :class:`AppendOnlyPlacement` keeps the members in
-join order (the ``i``-th member
-holds bucket ``i``), appends a joining node as the next bucket and lets only the last node
-leave. A subclass supplies the range hash (``_bucket`` for one key hash, ``_buckets`` for
+join order (the ``i``-th member holds bucket ``i``), appends a joining node as the next
+bucket and lets only the last node leave. A subclass supplies the range hash (``_bucket`` for one key hash, ``_buckets`` for
 a uint64 array of them), its preference-list rule (``nodes_for``) and its facts.
 """
 

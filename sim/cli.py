@@ -222,7 +222,7 @@ def _parser() -> _Parser:
         "sweep", help="a grid of configurations x replications, with confidence intervals",
         description="Run a scenario over every combination of the --vary values, each "
                     "configuration --replications times (replication i with seed SEED+i in "
-                    "every configuration: common random numbers), and print mean ± 95%% "
+                    "every configuration: common random numbers), and print mean ± 95% "
                     "t half-width per configuration, then paired differences from the "
                     "baseline. Exit status: 0; 1 when a run raised (the others are still "
                     "reported; failures are listed on stderr); 2 on a usage or scenario "

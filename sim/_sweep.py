@@ -463,8 +463,12 @@ class SweepResult:
 
     @property
     def failed(self) -> list[Run]:
-        """The runs that raised."""
-        return [r for r in self.runs if not r.ok]
+        """The runs that raised, by configuration and replication."""
+        return [r for r in self._in_order() if not r.ok]
+
+    def _in_order(self) -> list[Run]:
+        """The runs by configuration then replication, however :attr:`runs` is ordered."""
+        return sorted(self.runs, key=lambda r: (r.configuration, r.replication))
 
     @property
     def completed_replications(self) -> int:
@@ -475,7 +479,7 @@ class SweepResult:
     def metric_names(self) -> list[str]:
         """Every metric some run recorded, in summary order."""
         names: dict[str, None] = {}
-        for r in self.runs:
+        for r in self._in_order():
             names.update(dict.fromkeys(r.metrics))
         return list(names)
 

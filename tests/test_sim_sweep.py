@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import sim
 import sim._sweep as sweep_module
-from sim import ScenarioError, SweepResult, compare, sweep
+from sim import Run, ScenarioError, SweepResult, compare, sweep
 from sim._stats import (
     _T_TABLE,
     _t_expansion,
@@ -95,6 +95,35 @@ def test_flatten_summary_keeps_one_number_per_metric() -> None:
     assert "recovery.detection.mean" in flat and "latency.p99" in flat
     assert not any(name.startswith(("scenario", "load.served_share")) for name in flat)
     assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.floats(-1e3, 1e3, allow_nan=False)),
+                         min_size=3, max_size=3), min_size=2, max_size=4), st.randoms())
+def test_aggregates_depend_on_the_values_not_on_the_order_runs_finished(
+    table: list[list[float | None]], rnd: Any
+) -> None:
+    configurations = [{"x": i} for i in range(len(table))]
+    runs = [Run(c, configurations[c], r, 1 + r, {} if v is None else {"m": v},
+                None if v is not None else "ValueError: no")
+            for c, row in enumerate(table) for r, v in enumerate(row)]
+
+    def result(order: list[Run]) -> SweepResult:
+        return SweepResult("s", [], {"x": list(range(len(table)))}, configurations, 1, 3,
+                           order, {"x": 0}, ["m"])
+
+    shuffled = list(runs)
+    rnd.shuffle(shuffled)
+    assert result(shuffled).to_json() == result(runs).to_json()
+    assert result(shuffled).summary_csv() == result(runs).summary_csv()
+    # The paired difference is the mean of the per-replication differences.
+    if "m" in result(runs).metric_names():
+        pairs = [(v, b) for v, b in zip(table[1], table[0], strict=True)
+                 if v is not None and b is not None]
+        d = result(runs).difference(1, "m")
+        assert d.n == len(pairs)
+        if pairs:
+            assert d.mean == pytest.approx(statistics.fmean(v - b for v, b in pairs), abs=1e-9)
 
 
 # -- the grid and its seeds ---------------------------------------------------------------------

@@ -951,6 +951,10 @@ def sweep(
     Returns:
         A :class:`SweepResult`; check ``failed`` (runs that raised) and ``interrupted``.
 
+    A script that sweeps on ``processes`` or ``dask`` needs ``if __name__ == "__main__":``
+    around its work: worker processes start by forkserver or spawn, which import the main
+    module.
+
     Raises:
         ScenarioError: the scenario, a varied key or value, the baseline or ``until`` is
             invalid (when every configuration is invalid; otherwise the invalid ones are

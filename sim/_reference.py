@@ -26,7 +26,7 @@ from typing import Any
 
 from sim._config import FAULT_KINDS, Scenario
 from sim._placement import ALGORITHMS
-from sim._scenario import KEY_LIMITS, SECTIONS, TOP_LEVEL, builtin_toml, describe_rule
+from sim._scenario import KEY_LIMITS, SECTIONS, TOP_LEVEL, describe_rule
 
 __all__ = ["Setting", "reference_markdown", "scenario_toml", "settings", "toml_value"]
 
@@ -131,12 +131,12 @@ _WIDTH = 92
 """Comment lines of :func:`scenario_toml` wrap at this width."""
 
 
-def _header(name: str) -> list[str]:
-    """The built-in scenario's own opening comment lines (what it is for), if any."""
-    try:
-        text = builtin_toml(name)
-    except ValueError:
-        return []
+def _opening_comment(text: str) -> list[str]:
+    """The comment lines a TOML text opens with (what the scenario is for), if any.
+
+    >>> _opening_comment(chr(10).join(["# A crash.", "# At t=20.", "name = 'x'", "# later"]))
+    ['# A crash.', '# At t=20.']
+    """
     lines = []
     for line in text.splitlines():
         if not line.startswith("#"):
@@ -145,9 +145,11 @@ def _header(name: str) -> list[str]:
     return lines
 
 
-def _toml_lines(scenario: Scenario) -> Iterator[str]:
-    yield from _header(scenario.name)
-    yield "#"
+def _toml_lines(scenario: Scenario, original: str) -> Iterator[str]:
+    opening = _opening_comment(original)
+    yield from opening
+    if opening:
+        yield "#"
     yield "# Every setting, with this scenario's value (docs/scenarios.md: the reference)."
     for setting in settings():
         yield from _assignment(setting.key, getattr(scenario, setting.key), setting)
@@ -175,17 +177,20 @@ def _toml_lines(scenario: Scenario) -> Iterator[str]:
             yield _template(setting)
 
 
-def scenario_toml(scenario: Scenario) -> str:
+def scenario_toml(scenario: Scenario, original: str = "") -> str:
     """The scenario as TOML with every setting, commented, then every fault kind's template.
 
-    A built-in scenario keeps its opening comment. The text parses back to ``scenario``.
+    The comment ``original`` (the scenario's own TOML text) opens with is kept: what the
+    scenario is for. The text parses back to ``scenario``.
 
-    >>> from sim._scenario import load_scenario
-    >>> text = scenario_toml(load_scenario("crash"))
-    >>> "[[faults]]\nkind = \"crash\"\nat = 20.0" in text
+    >>> from sim._scenario import builtin_toml, load_scenario
+    >>> text = scenario_toml(load_scenario("crash"), builtin_toml("crash"))
+    >>> text.splitlines()[0] == builtin_toml("crash").splitlines()[0]
+    True
+    >>> 'kind = "crash"' in text.splitlines()
     True
     """
-    return "\n".join(_toml_lines(scenario)) + "\n"
+    return "\n".join(_toml_lines(scenario, original)) + "\n"
 
 
 def _doc(obj: object, *, first_line: bool = False) -> str:

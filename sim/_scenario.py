@@ -606,14 +606,14 @@ def is_scenario_path(spec: str | Path) -> bool:
     return spec.endswith(".toml") or any(sep in spec for sep in separators)
 
 
-def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
-    """The raw dict of a built-in scenario name or a TOML file path, and a label for errors.
+def read_scenario_text(spec: str | Path) -> tuple[str, str]:
+    """The TOML text of a built-in scenario name or a TOML file path, and a label for errors.
 
     Which of the two ``spec`` is, is decided by its spelling alone (:func:`is_scenario_path`),
     never by what happens to exist in the working directory.
 
     Raises:
-        ScenarioError: the file is missing, unreadable or not TOML, or the name is unknown.
+        ScenarioError: the file is missing or unreadable, or the name is unknown.
     """
     text_spec = str(spec)
     path = Path(text_spec)
@@ -634,6 +634,16 @@ def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
                                     f"'./{text_spec}'") from None
             raise
         label = f"built-in scenario {text_spec!r}"
+    return text, label
+
+
+def read_scenario_data(spec: str | Path) -> tuple[dict[str, Any], str]:
+    """The raw dict of a built-in scenario name or a TOML file path, and a label for errors.
+
+    Raises:
+        ScenarioError: the file is missing, unreadable or not TOML, or the name is unknown.
+    """
+    text, label = read_scenario_text(spec)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -43,6 +43,7 @@ from sim._scenario import (
     list_scenarios,
     load_scenario,
     parse_value,
+    read_scenario_text,
 )
 from sim._sweep import DEFAULT_METRICS, DEFAULT_REPLICATIONS, EXECUTORS, compare, sweep
 
@@ -353,7 +354,8 @@ def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
-    out.write(scenario_toml(load_scenario(args.name)))
+    original, _ = read_scenario_text(args.name)
+    out.write(scenario_toml(load_scenario(args.name), original))
     return 0
 
 

@@ -53,6 +53,17 @@ def test_show_prints_every_setting_and_every_fault_kind(
     assert "docs/scenarios.md" in out
 
 
+def test_show_of_a_file_keeps_that_files_opening_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('# My own experiment.\nname = "crash"\n[[faults]]\nkind = "crash"\n')
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# My own experiment.\n#\n# Every setting")
+    assert sim.builtin_toml("crash").splitlines()[0] not in out  # named crash, not the built-in
+
+
 def test_show_output_runs_as_a_scenario_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

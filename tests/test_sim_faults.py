@@ -15,7 +15,7 @@ BASE: dict[str, Any] = {"duration": 30, "workload": {"rate": 300},
 
 def _downs(result: Any) -> list[tuple[str, str, float, float | None]]:
     return [(f["node"], f["kind"], f["down_at"], f["up_at"])
-            for f in result.summary["recovery"]["faults"]]
+            for f in result.summary["recovery"]["faults"] if f["kind"] != "join"]
 
 
 def test_a_crash_and_a_plain_restart_happen_at_their_times() -> None:

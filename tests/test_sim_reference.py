@@ -61,10 +61,13 @@ def test_the_reference_names_every_key_default_and_fault_kind() -> None:
 @pytest.mark.parametrize("name", sorted(sim.list_scenarios()))
 def test_show_text_parses_back_to_the_same_scenario(name: str) -> None:
     scenario = sim.load_scenario(name)
-    text = scenario_toml(scenario)
+    text = scenario_toml(scenario, sim.builtin_toml(name))
     assert sim.parse_scenario(tomllib.loads(text)) == scenario
     # The built-in's own opening comment (what it is for) comes first.
     assert text.splitlines()[0] == sim.builtin_toml(name).splitlines()[0]
+    assert text.splitlines()[0].startswith("# ")
+    # Without the original text there is nothing to keep: the settings come first.
+    assert scenario_toml(scenario).startswith("# Every setting")
 
 
 def test_show_text_sets_every_key_explicitly() -> None:

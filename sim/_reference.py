@@ -3,7 +3,7 @@
 Every key a scenario may set is a field of a configuration class in :mod:`sim._config`,
 whose ``metadata`` names its validation rule (``check``) and says what it means (``doc``);
 every fault kind is a class there whose docstring says what happens. This module reads those
-and nothing else, with the rules' types and limits from :mod:`sim._scenario`:
+and nothing else, with the rules' types and limits from :mod:`sim._rules`:
 
 * :func:`scenario_toml` is a scenario with every setting spelled out, each commented with
   its meaning, followed by every fault kind as a commented template
@@ -26,7 +26,8 @@ from typing import Any
 
 from sim._config import FAULT_KINDS, Scenario
 from sim._placement import ALGORITHMS
-from sim._scenario import KEY_LIMITS, SECTIONS, TOP_LEVEL, describe_rule
+from sim._rules import KEY_LIMITS, describe_rule
+from sim._scenario import SECTIONS, TOP_LEVEL
 
 __all__ = ["Setting", "reference_markdown", "scenario_toml", "settings", "toml_value"]
 

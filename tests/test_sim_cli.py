@@ -15,7 +15,7 @@ import consistent
 import sim
 import sim.cli
 import sim.report
-from sim._scenario import MAX_BINS, MAX_KEYS, MAX_REQUESTS, MAX_RING_POINTS
+from sim._rules import MAX_BINS, MAX_KEYS, MAX_REQUESTS, MAX_RING_POINTS
 from sim.cli import ProgressBar, main
 
 SMALL = ["--set", "duration=5", "--set", "workload.rate=300"]

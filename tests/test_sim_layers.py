@@ -16,7 +16,7 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 
 LAYERS: tuple[str, ...] = (
     # configuration: values, names, node references; the scenario reader
-    "_config", "_placement", "_scenario", "_reference",
+    "_config", "_placement", "_rules", "_scenario", "_reference",
     # engine, workload, hot-path counters, network, the observer interface
     "_engine", "_workload", "_counters", "_network", "_observer",
     # membership and cluster

@@ -14,7 +14,8 @@ import sim
 from sim._config import FAULT_KINDS, Scenario
 from sim._placement import ALGORITHMS
 from sim._reference import fault_settings, reference_markdown, scenario_toml, settings, toml_value
-from sim._scenario import KEY_LIMITS, SECTIONS, describe_rule
+from sim._rules import KEY_LIMITS, describe_rule
+from sim._scenario import SECTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib

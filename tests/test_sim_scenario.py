@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import sim
 from sim import ScenarioError, load_scenario, parse_scenario
 from sim._config import FAULT_KINDS, Outage
-from sim._scenario import MAX_REQUESTS, apply_overrides, builtin_toml
+from sim._rules import MAX_REQUESTS
+from sim._scenario import apply_overrides, builtin_toml
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -2,7 +2,7 @@
 
 The target: at most 2 microseconds median per request with 100 endpoints, for every strategy
 (peak-EWMA included) and every preset. Each sample times a batch of requests and divides;
-the harness (``compare_algorithms.timed``) warms up, pauses the GC and repeats; the script
+the harness (``benchmarks.harness.timed``) warms up, pauses the GC and repeats; the script
 prints min / median / max nanoseconds per request and whether each median meets the target.
 
     python benchmarks/bench_pool.py            # full run
@@ -17,16 +17,19 @@ process's own CPU time), which is what the pool costs.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import random
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
-from compare_algorithms import stats, timed  # the harness's timing helpers (same folder)
+if __package__ in (None, ""):  # run by path (python benchmarks/bench_pool.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import stats, timed
 from consistent import PRESETS, STRATEGIES, Outcome, Pool
 
 TARGET_NS = 2000.0
@@ -77,21 +80,6 @@ def _with_pending(pool: Pool, batch: int) -> Callable[[], None]:
     return run
 
 
-def cpu_timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Like the harness's ``timed``, with the process's CPU time instead of wall time."""
-    fn()
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.process_time()
-            fn()
-            times.append(time.process_time() - start)
-    finally:
-        gc.enable()
-    return times
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run for CI")
@@ -106,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(Python {platform.python_version()}, {platform.machine()}, "
         f"{'CPU' if args.cpu_time else 'wall'} time, load {os.getloadavg()[0]:.1f})"
     )
-    timer = cpu_timed if args.cpu_time else timed
+    timer = partial(timed, clock=time.process_time) if args.cpu_time else timed
     print(f"{'case':<40} {'min':>8} {'median':>8} {'max':>8}  target")
     cases: list[tuple[str, Callable[[], None], bool]] = []
     for strategy in STRATEGIES:

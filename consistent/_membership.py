@@ -518,6 +518,8 @@ class Membership:
         return record is not None and record.state in IN_VIEW
 
     def __repr__(self) -> str:
+        # The view and the settings: what a constructor can take. Removed peers, timings and
+        # an observer that has left are not shown.
         return (
             f"Membership({self._self_name!r}, {self.snapshot()!r}, now={self._latest!r}, "
             f"heartbeat_interval={self.heartbeat_interval!r}, "

@@ -271,6 +271,14 @@ class MembershipMachine(RuleBasedStateMachine):
             if d is not None:
                 deadlines.append(d)
         assert m.next_deadline() == (min(deadlines) if deadlines else None)
+        # The repr builds the same view of peers with the same settings (a constructor
+        # cannot say that the observer has left, nor carry removed peers or timings).
+        copy = eval(repr(m), {"Membership": Membership})
+        peers = {n: i for n, i in m.snapshot().items() if n != SELF}
+        assert {n: i for n, i in copy.snapshot().items() if n != SELF} == peers
+        assert (copy.heartbeat_interval, copy.missed_heartbeats, copy.suspicion_timeout,
+                copy.incarnation) == (m.heartbeat_interval, m.missed_heartbeats,
+                                      m.suspicion_timeout, m.incarnation)
         assert m.snapshot() == {
             **{n: p.incarnation for n, p in model.peers.items()
                if p.state in ("alive", "suspect")},

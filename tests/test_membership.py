@@ -224,6 +224,34 @@ def test_rumours_about_the_observer_are_refuted() -> None:
     assert m.heartbeat("a", 2.0, 9) == [] and m.joined("a", 2.0, 9) == []
 
 
+def test_a_hung_peer_comes_back_by_refuting_its_removal() -> None:
+    # b stops answering (a long GC pause, SIGSTOP) from 1.2 to 9.0; its last heartbeat
+    # before the hang was 1.0, so a removes it at 1.0 + 3 = 4.0.
+    a = Membership("a", ["b"], now=0.0, heartbeat_interval=1.0, missed_heartbeats=3)
+    b = Membership("b", ["a"], now=0.0, heartbeat_interval=1.0, missed_heartbeats=3)
+    a.heartbeat("b", 1.0, b.incarnation)
+    assert [e.to_state for e in a.advance(4.0)] == ["suspect", "dead"]
+    # b resumes with its queue intact and the same incarnation: a ignores it ...
+    assert a.heartbeat("b", 9.0, b.incarnation) == []
+    assert "b" not in a.members
+    # ... and tells it so (a reply or gossip); b refutes, raising its incarnation ...
+    assert [e.trigger for e in b.confirm_dead("b", 9.0, a.incarnation_of("b"))] == ["refute"]
+    # ... and its next heartbeat brings it back.
+    assert [(e.from_state, e.to_state) for e in a.heartbeat("b", 10.0, b.incarnation)] == [
+        ("dead", "alive")
+    ]
+    assert a.members == {"a", "b"} and a.version == 2
+
+
+def test_a_short_hang_within_the_suspicion_timeout_costs_nothing() -> None:
+    a = Membership("a", ["b"], now=0.0, heartbeat_interval=1.0, missed_heartbeats=3,
+                   suspicion_timeout=5.0)
+    a.heartbeat("b", 1.0)
+    assert [e.to_state for e in a.advance(4.0)] == ["suspect"]
+    assert [e.to_state for e in a.heartbeat("b", 7.0)] == ["alive"]  # back before 4 + 5
+    assert a.version == 0
+
+
 # -- the observer leaving and rejoining ---------------------------------------------------
 
 

@@ -9,8 +9,8 @@ default 1,024).
     python benchmarks/bench_research_algorithms.py --quick    # 10**5 keys, fewer repeats
 
 Method: the same seeded uint64 integer keys for every algorithm; one warm-up, then repeats
-with the garbage collector paused, timed in process CPU time (``bench_range_hashes.timed``:
-other processes on the shared machine disturb it far less than wall-clock time); median
+with the garbage collector paused, timed in process CPU time (``time.process_time``: other
+processes on the shared machine disturb it far less than wall-clock time); median
 (min-max). "Batch" is ``lookup_codes`` over all keys, key hashing included (ns/key);
 "scalar" is ``node_for`` on a sample of the keys (ns/call, hashing included).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,7 @@ import numpy.typing as npt
 if __package__ in (None, ""):  # run by path (python benchmarks/bench_research_algorithms.py)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_range_hashes import timed
-from benchmarks.harness import machine_line, sample_keys, stats
+from benchmarks.harness import machine_line, sample_keys, stats, timed
 from consistent import AnchorHash, BinomialHash, DxHash, JumpHash, MementoHash, PowerCH
 
 NODES = [f"node-{i}" for i in range(1000)]
@@ -43,10 +43,13 @@ def fmt(summary: dict[str, float]) -> str:
 def measure(
     placement: Any, keys: npt.NDArray[np.uint64], sample: list[int], repeat: int
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """(batch ns/key, scalar ns/call) of one placement."""
-    batch = stats(timed(lambda: placement.lookup_codes(keys), repeat), 1e9 / keys.size)
+    """(batch ns/key, scalar ns/call) of one placement, in CPU time."""
+    cpu = time.process_time
+    batch = stats(timed(lambda: placement.lookup_codes(keys), repeat, clock=cpu), 1e9 / keys.size)
     node_for = placement.node_for
-    scalar = stats(timed(lambda: [node_for(k) for k in sample], repeat), 1e9 / len(sample))
+    scalar = stats(
+        timed(lambda: [node_for(k) for k in sample], repeat, clock=cpu), 1e9 / len(sample)
+    )
     return batch, scalar
 
 

@@ -398,7 +398,10 @@ def mix_many(
     v = np.asarray(values, dtype=np.uint64)
     with np.errstate(over="ignore"):
         x = (v >> np.uint64(32)) | (v << np.uint64(32))
-        x = x ^ bitflips
+        if np.shape(bitflips) == () or np.shape(bitflips) == x.shape:
+            x ^= bitflips  # in place: no temporary of the batch's size
+        else:
+            x = x ^ bitflips  # a row of seeds against a column of values: a new shape
         x ^= ((x << np.uint64(49)) | (x >> np.uint64(15))) ^ (
             (x << np.uint64(24)) | (x >> np.uint64(40))
         )

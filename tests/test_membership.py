@@ -159,6 +159,15 @@ def test_heartbeat_from_before_the_suspicion_does_not_clear_it() -> None:
     m._check()
 
 
+def test_advance_limited_to_some_peers() -> None:
+    m = make(members=["b", "c", "d"], missed_heartbeats=1)
+    m.heartbeat("d", 5.0)
+    assert [e.peer for e in m.advance(2.0, peers=["c", "d", "x", "a"])] == ["c", "c"]
+    assert m.members == {"a", "b", "d"}  # b is overdue too, but was not asked about
+    assert [e.peer for e in m.advance(2.0)] == ["b", "b"]
+    m._check()
+
+
 def test_advance_orders_by_deadline_then_name() -> None:
     m = make(members=["b", "c", "d"], missed_heartbeats=1)
     m.heartbeat("b", 0.5)
@@ -432,6 +441,10 @@ def _state(m: Membership) -> tuple:
         (lambda m: m.left("b", None), InvalidTypeError, "got NoneType"),
         (lambda m: m.confirm_dead(None, 1.0), InvalidTypeError, "peer must be"),
         (lambda m: m.advance(-math.inf), InvalidArgumentError, "got -inf"),
+        (lambda m: m.advance(9.0, peers="b"), InvalidTypeError, "peers must be .* got str"),
+        (lambda m: m.advance(9.0, peers=5), InvalidTypeError, "peers must be .* got int: 5"),
+        (lambda m: m.advance(9.0, peers=["b", 3]), InvalidTypeError, "got int: 3"),
+        (lambda m: m.advance(9.0, peers=["c", ""]), InvalidArgumentError, "non-empty"),
         (lambda m: m.leave("now"), InvalidTypeError, "got str"),
         (lambda m: m.rejoin(math.nan), InvalidArgumentError, "got nan"),
         (lambda m: m.state(3), InvalidTypeError, "got int: 3"),
@@ -600,8 +613,10 @@ class _Srv:
 
 
 class _Cluster:
-    def __init__(self, seed: int, n: int, extra: int, faults, use_object: bool) -> None:
+    def __init__(self, seed: int, n: int, extra: int, faults, use_object: bool,
+                 feed_live_peers: bool = True) -> None:
         self.use_object = use_object
+        self.feed_live_peers = feed_live_peers
         self.rng = random.Random(seed)
         phases = random.Random(seed + 1)
         self.phases = [phases.random() * _H for _ in range(n + extra)]
@@ -721,7 +736,12 @@ class _Cluster:
         s, watcher = self.servers[node], self.servers[w]
         if s.incarnation != incarnation or s.up or not watcher.up:
             return
-        self.advance(w)
+        if self.feed_live_peers:
+            self.advance(w)
+        else:  # large clusters: act on the detected peer only, O(log n)
+            assert watcher.m is not None
+            watcher.m.advance(self.now, peers=[s.name])
+            self.record(watcher)
         assert watcher.m is not None
         if s.name in watcher.m.members:  # started after the others detected it: gossip
             watcher.m.confirm_dead(s.name, self.now, obj_inc)
@@ -820,14 +840,15 @@ def _faults(seed: int, n: int, extra: int) -> list:
     return sorted(faults)
 
 
+@pytest.mark.parametrize("feed_live_peers", [True, False])
 @pytest.mark.parametrize("block", range(4))
-def test_simulator_recipe_reproduces_todays_views(block: int) -> None:
+def test_simulator_recipe_reproduces_todays_views(block: int, feed_live_peers: bool) -> None:
     changes = 0
     for seed in range(block * 50, block * 50 + 50):
         faults = _faults(seed, 6, 2)
         today = _Cluster(seed, 6, 2, faults, use_object=False)
         today.run(60.0)
-        driven = _Cluster(seed, 6, 2, faults, use_object=True)
+        driven = _Cluster(seed, 6, 2, faults, use_object=True, feed_live_peers=feed_live_peers)
         driven.run(60.0)
         assert driven.history == today.history, (seed, faults)
         changes += sum(len(h) for h in today.history.values())

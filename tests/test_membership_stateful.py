@@ -143,9 +143,11 @@ def apply(r: Replayed, params: Params, call: tuple) -> None:
                 move(name, p, target, kind, t)
     elif kind == "advance":
         now = call[1]
+        only = call[2] if len(call) > 2 else None
         fired = sorted(
             (d, name) for name, p in r.peers.items()
-            if (d := due(p, params)) is not None and d <= now
+            if (only is None or name in only) and (d := due(p, params)) is not None
+            and d <= now
         )
         for _, name in fired:
             p = r.peers[name]
@@ -229,6 +231,12 @@ class MembershipMachine(RuleBasedStateMachine):
     def advance(self, dt) -> None:
         self.clock += dt
         self._do(("advance", self.clock))
+
+    @rule(dt=st.sampled_from([0.0, 1.0, 3.0]),
+          only=st.lists(st.sampled_from([*NAMES, "zz"]), max_size=3))
+    def advance_some_peers(self, dt, only) -> None:
+        self.clock += dt
+        self._do(("advance", self.clock, tuple(only)))
 
     @rule()
     def advance_to_next_deadline(self) -> None:

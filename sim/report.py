@@ -104,6 +104,11 @@ def _recovery(summary: dict[str, Any], key: str, stat: str) -> Any:
     return None if entry is None else entry[stat]
 
 
+_FAILED = "failed: "
+_ATTEMPTS_FAILED = "attempts failed: "
+"""Labels of the per-cause rows, which a table lists only for causes that occurred."""
+
+
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     """``(section, metric, formatted value)`` rows of a run's summary."""
     req = summary["requests"]
@@ -116,14 +121,14 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("requests", "issued", req["issued"], ""),
         ("requests", "succeeded", req["succeeded"], ""),
         ("requests", "failed", req["failed"], ""),
-        *[("requests", f"  failed: {cause}", n, "") for cause, n in
+        *[("requests", f"  {_FAILED}{cause}", n, "") for cause, n in
           req["failed_by_cause"].items() if n],
         ("requests", "in flight at the end", req["in_flight_at_end"], ""),
         ("requests", "success ratio (succeeded / issued)", req["success_ratio"], "%"),
         ("requests", "retried", req["retried"], ""),
         ("requests", "forwarded", req["forwarded"], ""),
         ("requests", "attempt timeouts", req["attempt_timeouts"], ""),
-        *[("requests", f"  attempts failed: {cause}", n, "") for cause, n in
+        *[("requests", f"  {_ATTEMPTS_FAILED}{cause}", n, "") for cause, n in
           req.get("attempt_failures_by_cause", {}).items() if n],
         ("requests", "forwards failed (filled in: next row)", req.get("forward_failures"), ""),
         ("requests", "fill-ins from the next replica", req.get("fill_ins"), ""),
@@ -216,7 +221,8 @@ def comparison_rows(comparison: ComparisonLike) -> list[tuple[str, list[str]]]:
                 names.insert(position, name)
                 position += 1
     # A failure cause is listed only where it occurred: elsewhere it is zero, not unknown.
-    missing = {name: "0" if name.startswith("requests: failed: ") else "-" for name in names}
+    by_cause = tuple(f"requests: {label}" for label in (_FAILED, _ATTEMPTS_FAILED))
+    missing = {name: "0" if name.startswith(by_cause) else "-" for name in names}
     return [(name, [rows_.get(name, missing[name]) for rows_ in per_run]) for name in names]
 
 

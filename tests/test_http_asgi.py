@@ -119,14 +119,15 @@ class Cluster:
                 observer=node.events.append,
                 **options,
             )
-            # A connection accepted while uvicorn shuts down is closed only by its keep-alive
-            # timeout (default 5 s): keep it short so stopping stays well within its bound.
+            # uvicorn does not tell a connection accepted while it shuts down to close: bound
+            # the keep-alive and the drain so stopping stays well within its bound.
             config = uvicorn.Config(
                 node.middleware,
                 lifespan="on",
                 log_level="error",
                 access_log=False,
                 timeout_keep_alive=1,
+                timeout_graceful_shutdown=1,
             )
             server = uvicorn.Server(config)
             task = asyncio.get_running_loop().create_task(server.serve(sockets=[node.sock]))

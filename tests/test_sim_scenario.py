@@ -347,3 +347,37 @@ def test_overlapping_network_delays_are_rejected_naming_both() -> None:
     # One after the other is fine.
     delays[1]["at"] = 15.5
     assert len(parse_scenario({"duration": 60, "faults": delays}).faults) == 2
+
+
+_FAULT_STRATEGY = st.one_of(
+    st.fixed_dictionaries({"kind": st.just("crash"), "at": st.integers(0, 30),
+                           "node": st.integers(0, 4)}),
+    st.fixed_dictionaries({"kind": st.just("restart"), "at": st.integers(0, 30),
+                           "node": st.integers(0, 4), "downtime": st.integers(1, 6)}),
+    st.fixed_dictionaries({"kind": st.just("hang"), "at": st.integers(0, 30),
+                           "node": st.integers(0, 4), "duration": st.integers(1, 6)}),
+    st.fixed_dictionaries({"kind": st.just("rolling-restart"), "at": st.integers(0, 30),
+                           "pace": st.integers(1, 8), "downtime": st.integers(1, 6),
+                           "nodes": st.integers(1, 5)}),
+)
+
+
+@given(st.lists(_FAULT_STRATEGY, max_size=5))
+def test_overlap_check_agrees_with_a_naive_pairwise_check(
+    faults: list[dict[str, object]]
+) -> None:
+    # The naive model: every pair of outages of every pair of faults, on the same server,
+    # as closed intervals.
+    outages = [(i, o) for i, f in enumerate(faults)
+               for o in FAULT_KINDS[str(f["kind"])](
+                   **{k: v for k, v in f.items() if k != "kind"}).outages(5)]
+    overlapping = any(a.node == b.node and a.start <= b.end and b.start <= a.end
+                      for n, (i, a) in enumerate(outages) for j, b in outages[n + 1:]
+                      if (i, a) != (j, b))
+    try:
+        parse_scenario({"duration": 80, "cluster": {"servers": 5}, "faults": faults})
+    except ScenarioError as exc:
+        assert overlapping, str(exc)
+        assert "must not overlap" in str(exc)
+    else:
+        assert not overlapping

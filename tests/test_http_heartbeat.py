@@ -133,6 +133,9 @@ def test_receiver_applies_messages_and_answers_json() -> None:
         status, body = await call(receiver, "POST", MEMBERSHIP_PATH, left)
         assert json.loads(body)["state_of_sender"] == "left" and m.members == {"a", "c"}
         assert await call(receiver, "GET", "/other") == (200, b"app")
+        status, body = await call(receiver, "GET", MEMBERSHIP_PATH)
+        assert status == 200
+        assert json.loads(body) == {"from": "a", "version": 3, "members": {"c": 0, "a": 0}}
 
     run(main())
 
@@ -140,7 +143,7 @@ def test_receiver_applies_messages_and_answers_json() -> None:
 @pytest.mark.parametrize(
     ("method", "body", "status"),
     [
-        ("GET", b"", 405),
+        ("PUT", b"", 405),
         ("POST", b"not json", 400),
         ("POST", b'{"kind": "heartbeat", "from": "b"}', 400),
         ("POST", b'{"kind": "gossip", "from": "b", "incarnation": 0}', 400),

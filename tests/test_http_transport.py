@@ -397,6 +397,23 @@ def test_an_endpoint_added_later_that_is_no_url_fails_without_leaking() -> None:
     assert pool.pending == 0 and pool.stats()["no-url"].failed == 1
 
 
+def test_update_endpoints_follows_a_membership_view(servers: Callable[[], Server]) -> None:
+    first, second = servers(), servers()
+    pool = make_pool([first.url, "http://127.0.0.1:1"])
+    transport = PoolTransport(pool, retry=NO_RETRY, health_path=None)
+    assert transport.update_endpoints([second.url, first.url]) == (
+        [second.url],
+        ["http://127.0.0.1:1"],
+    )
+    assert pool.endpoints == (first.url, second.url)
+    with pytest.raises(InvalidArgumentError, match="base URL"):
+        transport.update_endpoints([first.url, "nope"])
+    assert pool.endpoints == (first.url, second.url)  # nothing changed
+    with httpx.Client(transport=transport) as client:
+        served = {client.get("http://svc/k").extensions["consistent.endpoint"] for _ in range(4)}
+    assert served == {first.url, second.url}
+
+
 def test_closed_transport_refuses_requests() -> None:
     transport = PoolTransport(make_pool(["http://127.0.0.1:1"]))
     transport.close()

@@ -239,6 +239,15 @@ class HeartbeatTask:
             reply["members"] = membership.snapshot()
         return reply
 
+    def view(self) -> dict[str, Any]:
+        """This server's view as JSON: ``{"from", "version", "members": {name: incarnation}}``.
+
+        What ``GET /_consistent/membership`` answers, so a client can keep its pool's
+        endpoints in step with the servers (``PoolTransport.update_endpoints``).
+        """
+        membership = self.membership
+        return {"from": self.name, "version": membership.version, "members": membership.snapshot()}
+
     def _apply_reply(self, kind: str, reply: object) -> None:
         """Learn from a peer's answer: refute a removal of this server; a join's members."""
         if not isinstance(reply, dict):
@@ -387,8 +396,14 @@ class HeartbeatReceiver:
         if scope["type"] != "http" or scope.get("path") != MEMBERSHIP_PATH:
             await self.app(scope, receive, send)
             return
-        if scope.get("method") != "POST":
-            await send_reply(send, 405, b"membership messages are POSTed\n", [(b"allow", b"POST")])
+        method = scope.get("method")
+        if method == "GET":
+            await _send_json(send, self.task.view())
+            return
+        if method != "POST":
+            await send_reply(
+                send, 405, b"membership messages are POSTed\n", [(b"allow", b"GET, POST")]
+            )
             return
         body = await read_body(receive)
         if body is None:
@@ -402,15 +417,19 @@ class HeartbeatReceiver:
         except (ValueError, TypeError, KeyError) as exc:
             await send_reply(send, 400, f"bad membership message: {exc}\n".encode())
             return
-        payload = json.dumps(reply).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode("ascii")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        await _send_json(send, reply)
+
+
+async def _send_json(send: Send, value: object) -> None:
+    payload = json.dumps(value).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload, "more_body": False})

@@ -54,7 +54,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -279,6 +279,27 @@ class _Driver:
             return None, ejected
         return self.retry.delay_before(attempt, self.rng, previous), ejected
 
+    def update_endpoints(self, endpoints: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Make the pool's endpoints exactly ``endpoints``; return (added, removed)."""
+        if isinstance(endpoints, str):
+            raise InvalidTypeError(
+                f"endpoints must be a collection of base URLs, got {endpoints!r}"
+            )
+        wanted = list(dict.fromkeys(endpoints))
+        for endpoint in wanted:
+            self.base(endpoint)  # every URL is checked before the pool changes
+        now = self.clock()
+        pool = self.pool
+        current = set(pool.endpoints)
+        keep = set(wanted)
+        removed = [e for e in pool.endpoints if e not in keep]
+        added = [e for e in wanted if e not in current]
+        for endpoint in removed:
+            pool.remove(endpoint, now)
+        for endpoint in added:
+            pool.add(endpoint, now)
+        return added, removed
+
     def report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:
             self.on_attempt(attempt)
@@ -487,6 +508,18 @@ class PoolTransport(httpx.BaseTransport):
             return False
         _discard(response)
         return 200 <= response.status_code < 300
+
+    def update_endpoints(self, endpoints: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Make the pool's endpoints exactly ``endpoints`` (e.g. a membership view's members).
+
+        New endpoints join healthy; missing ones are removed (their requests in flight still
+        finish). Returns ``(added, removed)``, each in order.
+
+        Raises:
+            InvalidArgumentError: an endpoint is not an http(s) base URL (nothing changes).
+        """
+        with self._lock:
+            return self._driver.update_endpoints(endpoints)
 
     def check_now(self) -> list[tuple[str, bool]]:
         """Run the health checks that are due now in the calling thread; return the results.
@@ -701,6 +734,10 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             return False
         await _adiscard(response)
         return 200 <= response.status_code < 300
+
+    def update_endpoints(self, endpoints: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Make the pool's endpoints exactly ``endpoints`` (see ``PoolTransport``'s)."""
+        return self._driver.update_endpoints(endpoints)
 
     async def check_now(self) -> list[tuple[str, bool]]:
         """Run the health checks that are due now, concurrently; return the results."""

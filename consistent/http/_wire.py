@@ -21,6 +21,8 @@ The client side (:class:`~consistent.http.PoolTransport`) and the server side
   "incarnation_of_sender": <int or null>}``, plus ``"members": {name: incarnation}`` (the
   receiver's view) in the answer to ``joined``. A sender told it is ``dead`` or ``left`` at
   its own incarnation or later refutes it (see :class:`consistent.Membership`).
+  ``GET /_consistent/membership`` answers ``{"from": <server>, "version": <int>, "members":
+  {name: incarnation}}``: the server's current view, for clients that follow membership.
 * **The forwarded marker.** A request one server forwards to another carries
   ``X-Consistent-Forwarded: <sender>``. The receiver serves it locally, whatever its own view
   says, so two servers whose views disagree never bounce a request between them.

@@ -249,6 +249,10 @@ class ClusterMembership:
         peers that removed it add it back within the gossip spread."""
         server = self.servers[node]
         now = self.engine.now
+        if server.membership is not None:
+            # It learns it was suspected and refutes it: its own incarnation rises to the
+            # one its heartbeats now carry (so a peer seeding from it gets the right number).
+            server.membership.confirm_dead(server.name, now, server.incarnation - 1)
         for peer in self.servers:
             if peer.index != node and peer.member:
                 self.engine.control_at(now + self._spread(), self._learn_join,

@@ -433,6 +433,38 @@ def test_repr_is_python_that_rebuilds_an_equivalent_transport() -> None:
     assert again.pool.endpoints == ("http://127.0.0.1:1",)
 
 
+def test_threads_share_one_transport(servers: Callable[[], Server]) -> None:
+    good, broken = servers(), servers()
+    broken.behaviour.status = 500
+    pool = make_pool([good.url, broken.url], strategy="p2c", failure_threshold=None)
+    attempts: list[Attempt] = []
+    transport = PoolTransport(
+        pool, retry=RetryPolicy(backoff=FAST), health_path=None, on_attempt=attempts.append
+    )
+    statuses: list[int] = []
+
+    def worker() -> None:
+        statuses.extend(client.get("http://svc/k").status_code for _ in range(10))
+
+    with httpx.Client(transport=transport) as client:
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20.0)
+        assert not any(thread.is_alive() for thread in threads)
+    assert len(statuses) == 40
+    with transport.lock:
+        pool._check()
+        stats = pool.stats()
+    assert pool.pending == 0
+    assert sum(s.started for s in stats.values()) == len(attempts)
+    assert stats[broken.url].failed == sum(a.outcome is Outcome.FAILURE for a in attempts)
+    assert statuses.count(500) == sum(
+        a.outcome is Outcome.FAILURE and not a.retried for a in attempts
+    )
+
+
 # -- the async transport ---------------------------------------------------------------------
 
 
@@ -511,6 +543,27 @@ def test_async_cancelled_request_frees_its_place(servers: Callable[[], Server]) 
     run(main())
     stats = pool.stats()[slow.url]
     assert (stats.pending, stats.timed_out, stats.started) == (0, 1, 1)
+
+
+def test_async_concurrent_requests_leave_the_pool_consistent(
+    servers: Callable[[], Server],
+) -> None:
+    good, broken = servers(), servers()
+    broken.behaviour.status = 500
+    pool = make_pool([good.url, broken.url], strategy="p2c", failure_threshold=None)
+
+    async def main() -> list[int]:
+        transport = AsyncPoolTransport(pool, retry=RetryPolicy(backoff=FAST), health_path=None)
+        async with httpx.AsyncClient(transport=transport) as client:
+            responses = await asyncio.gather(*(client.get("http://svc/k") for _ in range(30)))
+        return [r.status_code for r in responses]
+
+    statuses = run(main())
+    assert isinstance(statuses, list) and len(statuses) == 30
+    pool._check()
+    assert pool.pending == 0
+    stats = pool.stats()
+    assert stats[good.url].succeeded == statuses.count(200)
 
 
 def test_async_health_task_readmits_and_stops_on_aclose(servers: Callable[[], Server]) -> None:

@@ -371,9 +371,10 @@ class HeartbeatTask:
 
 
 class HeartbeatReceiver:
-    """ASGI middleware answering ``POST /_consistent/membership`` with a :class:`HeartbeatTask`.
+    """ASGI middleware serving ``/_consistent/membership`` from a :class:`HeartbeatTask`.
 
-    Every other request goes to ``app``. Put it outermost (around
+    ``POST`` applies a membership message (:meth:`HeartbeatTask.receive`; 400 if malformed);
+    ``GET`` answers :meth:`HeartbeatTask.view`. Every other request goes to ``app``. Put it outermost (around
     :class:`~consistent.http.ForwardToHome`), so membership messages are never forwarded.
 
     Args:

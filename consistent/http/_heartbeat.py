@@ -374,8 +374,9 @@ class HeartbeatReceiver:
     """ASGI middleware serving ``/_consistent/membership`` from a :class:`HeartbeatTask`.
 
     ``POST`` applies a membership message (:meth:`HeartbeatTask.receive`; 400 if malformed);
-    ``GET`` answers :meth:`HeartbeatTask.view`. Every other request goes to ``app``. Put it outermost (around
-    :class:`~consistent.http.ForwardToHome`), so membership messages are never forwarded.
+    ``GET`` answers :meth:`HeartbeatTask.view`. Every other request goes to ``app``. Put it
+    outermost (around :class:`~consistent.http.ForwardToHome`), so membership messages are
+    never forwarded.
 
     Args:
         app: the application for every other request.

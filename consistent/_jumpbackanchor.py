@@ -70,6 +70,7 @@ from consistent._validate import (
     check_equal_share_weight,
     check_node_name,
     check_preference_count,
+    get_member,
     member_pairs,
 )
 
@@ -605,6 +606,22 @@ class JumpBackAnchor:
         ring._nodes = order
         ring._rebuild()
         return ring
+
+    def bucket_of(self, node: str) -> int:
+        """The bucket id ``node`` holds: the id a hash4j instance with the same state uses.
+
+        Runtime complexity: O(1).
+
+        >>> ring = JumpBackAnchor(["a", "b", "c"]); ring.remove("a"); ring.add("d")
+        >>> ring.bucket_of("d"), ring.bucket_of("b")
+        (0, 1)
+
+        Raises:
+            TypeError: ``node`` is not a str.
+            UnknownNodeError: ``node`` is not a member.
+        """
+        check_node_name(node)
+        return get_member(self._bucket_of, node)
 
     def export_state(self) -> bytes:
         """hash4j's state bytes of the bucket set (see :meth:`JumpBackAnchorBuckets.get_state`).

@@ -198,6 +198,20 @@ def test_named_nodes_follow_the_engine() -> None:
     ring._check()
 
 
+def test_bucket_of_names_the_hash4j_id() -> None:
+    ring = JumpBackAnchor(["a", "b", "c"])
+    ring.remove("b")
+    ring.add("d")  # takes b's id
+    assert [ring.bucket_of(n) for n in ring.nodes] == [0, 2, 1]
+    engine = ring.buckets
+    for key in range(200):
+        assert ring.bucket_of(ring.node_for(key)) == engine.bucket(hash_key(key))
+    with pytest.raises(UnknownNodeError):
+        ring.bucket_of("b")
+    with pytest.raises(TypeError):
+        ring.bucket_of(1)  # type: ignore[arg-type]
+
+
 def test_export_and_import() -> None:
     ring = JumpBackAnchor(["a", "b", "c", "d"])
     ring.remove("b")

@@ -9,8 +9,9 @@ common part lives here, once (:class:`~consistent.FlipHash`, :class:`~consistent
 :class:`~consistent.PowerCH` and :class:`~consistent.BinomialHash` use it;
 :class:`~consistent.JumpHash` predates it): :class:`AppendOnlyPlacement` keeps the members in
 join order (the ``i``-th member holds bucket ``i``), appends a joining node as the next
-bucket and lets only the last node leave. A subclass supplies the range hash (``_bucket`` for one key hash, ``_buckets`` for
-a uint64 array of them), its preference-list rule (``nodes_for``) and its facts.
+bucket and lets only the last node leave. A subclass supplies the range hash (``_bucket``
+for one key hash, ``_buckets`` for a uint64 array of them), its preference-list rule
+(``nodes_for``) and its facts.
 """
 
 from __future__ import annotations

@@ -168,7 +168,14 @@ class PoolMachine(RuleBasedStateMachine):
             due = [e.next_check for e in self.model.values() if e.next_check is not None]
             assert error.available_at == (min(due) if due else None)
             return -1
-        if healthy:
+        if healthy and self.pool.strategy == "finagle_p2c":
+            # Finagle fails open: after max_effort draws of two that find no healthy member it
+            # takes any member, so an ejected one may be picked; an excluded one only if every
+            # healthy member is excluded.
+            assert not self.pool.in_panic and endpoint in self.model
+            if [n for n in healthy if n not in exclude]:
+                assert endpoint not in exclude
+        elif healthy:
             assert endpoint in healthy, "an ejected endpoint was picked outside panic"
             assert not self.pool.in_panic
             preferred = [n for n in healthy if n not in exclude]

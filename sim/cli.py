@@ -190,6 +190,9 @@ def _parser() -> _Parser:
            "no progress bar and no informational lines (timing, files written); the result "
            "(table, or JSON with --json) is still printed")
     p_run.add_argument("--json", action="store_true", help="print the JSON summary, not the table")
+    p_run.add_argument("--live", action="store_true",
+                       help="run the scenario for real: one process per server on 127.0.0.1, "
+                            "real HTTP, real signals (see README, 'The live cluster')")
 
     sub.add_parser("list", help="list built-in scenarios and placement algorithms")
 
@@ -330,10 +333,17 @@ def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     bar = ProgressBar() if not args.quiet else None
     try:
-        result = run(scenario, seed=args.seed, progress=bar)
+        if args.live:
+            from sim._live import run_live  # the live twin needs the `live` extra
+
+            result = run_live(scenario, seed=args.seed, progress=bar)
+        else:
+            result = run(scenario, seed=args.seed, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    if args.live and not result.summary["live"]["valid"]:
+        sys.stderr.write(_live_invalid(result.summary["live"]) + "\n")
     # stdout carries the result only; notes go to stderr so stdout stays parseable/diffable.
     info = sys.stderr
     if args.json:
@@ -351,6 +361,16 @@ def _cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
         if not args.quiet:
             info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
+
+
+def _live_invalid(live: dict[str, Any]) -> str:
+    """The line saying why a live run is not a result."""
+    lag = live["generator_lag"]
+    reasons = [*live["errors"]]
+    if lag["p99"] > lag["bound_p99"]:
+        reasons.append(f"the load generator fell behind: p99 lag {lag['p99'] * 1000:.1f} ms "
+                       f"> {lag['bound_p99'] * 1000:.0f} ms")
+    return "INVALID live run (not a result): " + "; ".join(reasons)
 
 
 def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:

@@ -27,6 +27,8 @@ LAYERS: tuple[str, ...] = (
     "_faults", "_metrics",
     # presentation, one run, many runs
     "report", "_run", "_stats", "_sweep",
+    # the live twin: a server process, a client process, the runner that merges their logs
+    "_live_server", "_live_client", "_live",
     # the command line
     "cli", "__main__",
 )

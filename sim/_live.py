@@ -145,6 +145,15 @@ class _Child:
                     stream.close()
 
 
+def _remove_stale_workdirs() -> None:
+    """Remove the temporary directories of live runners that were killed (their pid is gone);
+    a runner removes its own when it ends."""
+    for path in Path(tempfile.gettempdir()).glob("consistent-live-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and sys.platform == "linux":
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _wait(child: _Child, deadline: float) -> bool:
     """Wait for ``child`` to exit until ``deadline``; whether it did."""
     try:
@@ -293,7 +302,8 @@ def run_live(
     _check_limits(config, limits)
     processes = client_processes or (1 if config.workload.rate <= 300 else 2)
     processes = max(1, min(processes, config.clients.count))
-    workdir = Path(tempfile.mkdtemp(prefix="consistent-live-"))
+    _remove_stale_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"consistent-live-{os.getpid()}-"))
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
@@ -697,6 +707,12 @@ def _recovery(config: Scenario, names: list[str], timeline: list[dict[str, Any]]
         leaving = [e["t"] for e in timeline if e["ev"] == "leaving" and e["node"] == node
                    and e["t"] <= start]
         out_from = leaving[-1] if leaving and start - leaving[-1] < 30 else start
+        if leaving:
+            # A graceful stop is down, as the simulator counts it, once the work it held is
+            # done (the process itself may linger until uvicorn's drain bound closes idle
+            # keep-alive connections): the later of the SIGTERM and its last request served.
+            start = max([out_from, *(e["t"] for e in served_events
+                                     if e["node"] == node and out_from <= e["t"] <= start)])
         up = next((u["t"] for u in ups if u["node"] == node and u["t"] >= start), None)
         until = up if up is not None else duration
         record: dict[str, Any] = {"kind": d["kind"], "node": node, "down_at": start,

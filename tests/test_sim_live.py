@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -15,9 +17,9 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
-import sim  # noqa: E402
-from sim._live import LIMITS, run_live  # noqa: E402
-from sim._live_client import attempt_cause  # noqa: E402
+import sim
+from sim._live import LIMITS, run_live
+from sim._live_client import attempt_cause
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +101,9 @@ def test_killing_the_runner_leaves_no_child_behind() -> None:
             time.sleep(0.1)
         assert not [p for p in children if _alive(p)]
     finally:
+        # The killed runner could not remove its directory; the next run removes such ones.
+        for path in Path(tempfile.gettempdir()).glob(f"consistent-live-{runner.pid}-*"):
+            shutil.rmtree(path, ignore_errors=True)
         if runner.poll() is None:
             runner.kill()
             runner.wait(timeout=10)

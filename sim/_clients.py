@@ -97,15 +97,21 @@ class Clients:
             jitter=config.health_check_jitter,
         )
         endpoints = self.cluster.names[: self.scenario.cluster.servers]
-        pool = consistent.Pool(
-            endpoints,
-            rng=rng,
-            strategy=config.strategy,
-            failure_threshold=config.failure_threshold,
-            max_ejection_share=config.max_ejection_share,
-            health_check_backoff=backoff,
-            eject_on_upstream=config.eject_on_upstream_error,
-        )
+        observer = _PoolObserver(self, index)
+        if config.preset != "none":
+            pool = consistent.Pool.preset(config.preset, endpoints, rng=rng,
+                                          observer=observer)
+        else:
+            pool = consistent.Pool(
+                endpoints,
+                rng=rng,
+                strategy=config.strategy,
+                failure_threshold=config.failure_threshold,
+                max_ejection_share=config.max_ejection_share,
+                health_check_backoff=backoff,
+                eject_on_upstream=config.eject_on_upstream_error,
+                observer=observer,
+            )
         budget = self.retry_policy.new_budget() if config.retry_budget_ratio > 0 else None
         return Client(index, pool, budget, rng)
 
@@ -132,11 +138,22 @@ class Clients:
     # -- outcomes and health checks ----------------------------------------------------
 
     def after_failure(self, client: Client, endpoint: str) -> None:
-        """Report an ejection to the observer and make sure the pool's checks are polled."""
-        if endpoint and endpoint in self.cluster.by_name and not client.holds_healthy(endpoint):
-            self.observer.on_pool_change(self.engine.now, client.index,
-                                         self.cluster.by_name[endpoint].index, False)
+        """Make sure the pool's health checks are polled after a failure (it may have ejected)."""
         self.schedule_poll(client)
+
+    def pool_event(self, client: int, event: consistent.PoolEvent) -> None:
+        """A pool's transition: ejections and re-admissions go to the observer.
+
+        Whatever caused them (a failure streak, a detector's interval, a passing check, the
+        end of a timed ejection) is the pool's decision, reported where it is made.
+        """
+        server = self.cluster.by_name.get(event.endpoint)
+        if server is None:
+            return
+        if event.to_state == "ejected" and event.from_state == "healthy":
+            self.observer.on_pool_change(event.time, client, server.index, False)
+        elif event.to_state == "healthy" and event.from_state == "ejected":
+            self.observer.on_pool_change(event.time, client, server.index, True)
 
     def schedule_poll(self, client: Client) -> None:
         """Poll ``client``'s pool when its next health check not already in flight is due.
@@ -191,14 +208,9 @@ class Clients:
             self.counters.health_checks_failed += 1
         now = self.engine.now
         pool = client.pool
-        try:
-            was_healthy = pool.is_healthy(endpoint)
-        except KeyError:
+        if endpoint not in pool:
             return  # removed from the pool meanwhile
         pool.report_check(endpoint, healthy, now)
-        if not was_healthy and pool.is_healthy(endpoint):
-            self.observer.on_pool_change(now, client.index, self.cluster.by_name[endpoint].index,
-                                         True)
         self.schedule_poll(client)
 
     # -- discovery -----------------------------------------------------------------------
@@ -240,3 +252,16 @@ class Clients:
         with contextlib.suppress(KeyError):  # already gone
             client.pool.remove(endpoint, self.engine.now)
         client.probing.discard(endpoint)
+
+
+class _PoolObserver:
+    """Delivers one client's pool transitions to :meth:`Clients.pool_event`."""
+
+    __slots__ = ("client", "clients")
+
+    def __init__(self, clients: Clients, client: int) -> None:
+        self.clients = clients
+        self.client = client
+
+    def __call__(self, event: consistent.PoolEvent) -> None:
+        self.clients.pool_event(self.client, event)

@@ -144,7 +144,13 @@ class ClientConfig:
     """The clients: each holds a ``consistent.Pool`` and retries by a ``RetryPolicy``."""
 
     count: int = _f(10, "pos_int", "number of clients")
-    strategy: str = _f("p2c", "strategy", "pool strategy")
+    strategy: str = _f("p2c", "strategy", "pool strategy (consistent.STRATEGIES)")
+    preset: str = _f(
+        "none", "preset",
+        "a client balancer as deployed: poolee, envoy, grpc or finagle (consistent.PRESETS); it "
+        "replaces strategy, failure_threshold, max_ejection_share, the health-check settings "
+        "and eject_on_upstream_error with that system's defaults",
+    )
     timeout: float = _f(0.25, "pos_float", "per-attempt timeout in seconds")
     failure_threshold: int = _f(1, "pos_int", "consecutive failures that eject an endpoint")
     max_ejection_share: float = _f(0.5, "share", "largest share of endpoints ejected at once")

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import consistent
 from sim._config import (
     MODES,
     Fault,
@@ -50,7 +51,8 @@ __all__ = [
 
 _CHOICES = {
     "service": ("exponential", "constant", "lognormal"),
-    "strategy": ("p2c", "random", "round_robin", "first_idle"),
+    "strategy": tuple(consistent.STRATEGIES),
+    "preset": ("none", *consistent.PRESETS),
     "popularity": ("uniform", "zipf", "hotset"),
     "hash": ("xxh3", "md5"),
     "jitter": ("none", "full", "equal", "decorrelated"),

@@ -7,12 +7,14 @@ Run a built-in scenario (or a TOML file, or a dict) and get a result object::
     >>> result.summary["conservation"]["conserved"]
     True
 
-The command line (``consistent-sim``) calls exactly these functions.
+The command line (``consistent-sim``) calls exactly these functions. The building blocks
+(fault configurations, server names, placements and key popularity) are public for
+models written against the same scenario, such as ``benchmarks/simpy_model.py``.
 """
 
-from sim._config import Scenario
+from sim._config import Crash, Restart, RollingRestart, Scenario, node_index, server_names
 from sim._engine import Engine
-from sim._placement import ALGORITHMS
+from sim._placement import ALGORITHMS, build_placement, home_codes
 from sim._run import RunResult, run
 from sim._scenario import (
     DEFAULT_SCENARIO,
@@ -23,6 +25,7 @@ from sim._scenario import (
     parse_scenario,
 )
 from sim._sweep import Comparison, Run, SweepResult, compare, sweep
+from sim._workload import KeyPopularity
 
 __all__ = [
     # running
@@ -44,4 +47,12 @@ __all__ = [
     # building blocks
     "ALGORITHMS",
     "Engine",
+    "Crash",
+    "Restart",
+    "RollingRestart",
+    "server_names",
+    "node_index",
+    "build_placement",
+    "home_codes",
+    "KeyPopularity",
 ]

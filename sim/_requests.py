@@ -1,4 +1,4 @@
-"""The request path: arrivals, the entry's forward to the home, service, responses, retries.
+"""The request path: arrivals, the entry's forward to the home, fill-in, service, replies.
 
 Theory of operation
 -------------------
@@ -8,18 +8,39 @@ ring view and forwards the request one more hop (or serves it itself when it is 
 The home serves ``concurrency`` requests at once and queues the rest; the response travels
 back the way it came, and the client reports the outcome to its pool.
 
-An attempt that reaches a server that is down is lost; the client notices at its timeout.
+What a sender sees of a server that is not serving depends on why (``Server.mode``):
+
+* **refused** — the process is gone but its host is up, or it is leaving (a graceful stop
+  refuses new work): a connection is refused one hop after it arrives, so the sender knows
+  a round trip after sending; connections open on a process that dies are reset, and their
+  senders know one hop after it died (:meth:`RequestPath.server_stopped`);
+* **black hole** — the host is gone, or the process hangs: nothing comes back. A client
+  learns at its timeout, an entry at ``cluster.forward_timeout`` after it forwarded.
+
+**Fill-in.** An entry whose forward failed (refused, reset or unanswered) marks the home
+*suspect* and sends the request to the next replica of the key by its own view (the key's
+first ``r`` distinct nodes, :meth:`sim._views.View.preference`), itself included; its later
+requests for keys of a suspect home go straight to the first replica it does not suspect,
+until its view settles on that node (drops or re-adds it) or ``k*H`` passes. With no replica
+left it answers "upstream unavailable": the client's pool is told
+:attr:`consistent.Outcome.UPSTREAM`, which does not count against the entry.
+
+Every reply that ends an attempt (refusal, reset, upstream, overload, timeout) has a cause;
+a failed attempt is retried as the client's ``RetryPolicy`` and retry budget allow, and a
+request that runs out of attempts fails with its last attempt's cause (``upstream`` reads
+``unavailable``). Stale events are recognised, not cancelled: a forward carries a generation
+(``Attempt.fwd``) that answering or moving on advances, and a completion must match the
+attempt's current home, epoch and ``done_at``.
+
 Timeouts need no timer per attempt: every attempt has the same timeout, so deadlines are in
 the order attempts were sent, and one deque plus a single *sweep* event scheduled at the
-oldest live deadline finds the expired ones. Attempts that finish first are skipped when the
-sweep reaches them. A lost or failed attempt is retried as the client's ``RetryPolicy`` and
-retry budget allow.
+oldest live deadline finds the expired ones; attempts that finished first are skipped.
 
 Per request the work is: one pool ``acquire`` and ``finish``, an index into the entry's
 precomputed home list, and four or five heap pushes. When no control event (a fault or a
 view change, :meth:`sim._engine.Engine.control_at`) can come before an attempt reaches its
 entry, the entry's decision is taken at send time, saving an event. Everything else
-(faults, membership, health checks) happens per fault, not per request.
+(faults, membership, health checks, fill-in) happens per fault, not per request.
 """
 
 from __future__ import annotations

@@ -79,8 +79,13 @@ def speedup(duration: float, repeat: int, workers: int) -> dict[str, Any]:
                  and serial_result.to_json() == process_result.to_json())
     runs = len(serial_result.runs)
     per_run = statistics.median(r.wall_seconds for r in serial_result.runs)
+    # Runs in progress at once, on average, and how much slower each ran than serially: two
+    # workers busy (concurrency ~2) with each run twice as slow means the cores were not free.
+    busy = sum(r.wall_seconds for r in process_result.runs)
     return {"runs": runs, "run_seconds": per_run, "serial": stats(serial_times),
             "processes": stats(process_times), "identical": identical,
+            "concurrency": busy / process_result.wall_seconds,
+            "slowdown": statistics.median(r.wall_seconds for r in process_result.runs) / per_run,
             "speedup": statistics.median(serial_times) / statistics.median(process_times)}
 
 
@@ -138,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| {name} | {s['min']:.2f} | {s['median']:.2f} | {s['max']:.2f} |")
     verdict = "meets" if result["speedup"] >= 1.8 else "misses"
     print(f"\nspeed-up (median / median): {result['speedup']:.2f}x ({verdict} 1.8x); files "
-          f"byte-identical: {'yes' if result['identical'] else 'NO'}\n")
+          f"byte-identical: {'yes' if result['identical'] else 'NO'}")
+    print(f"processes, last repeat: {result['concurrency']:.2f} runs in progress on average, "
+          f"each run {result['slowdown']:.2f}x as long as serially\n")
 
     print(f"## Per-run overhead, {overhead_runs} tiny runs, {args.workers} workers\n")
     print("| executor | min ms | median ms | max ms |\n|---|---|---|---|")

@@ -299,12 +299,6 @@ def _make_out(path: Path) -> Path:
     return path
 
 
-def _prepare_out(directory: str | None) -> Path | None:
-    """Check and create ``--out`` before a run (compare and sweep)."""
-    path = _check_out(directory)
-    return None if path is None else _make_out(path)
-
-
 def _check_figures(args: argparse.Namespace) -> None:
     """Figures are asked for (``--out`` without ``--no-figures``): fail now without matplotlib.
 
@@ -395,7 +389,10 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         if not values:
             raise _UsageError(f"--algorithms expects A1,A2,..., got {args.algorithms!r}")
     _check_overrides(args.overrides)
-    directory = _prepare_out(args.out)
+    # Checked now, created only once there is something to write (a failed or refused
+    # comparison or sweep leaves nothing behind).
+    directory = _check_out(args.out)
+    _check_figures(args)
     bar = RunsProgressBar() if not args.quiet else None
     try:
         comparison = compare(args.scenario, key.strip(), values, seed=args.seed,
@@ -407,6 +404,7 @@ def _cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
     out.write(comparison.table() + "\n")
     out.flush()
     if directory is not None:
+        directory = _make_out(directory)
         written = [directory / "compare.json"]
         written[0].write_text(comparison.to_json(), encoding="utf-8")
         if not args.no_figures:
@@ -444,7 +442,10 @@ def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
     if args.scheduler and executor != "dask":
         raise _UsageError(f"--scheduler needs --executor dask, got --executor {executor}")
     _check_overrides(args.overrides)
-    directory = _prepare_out(args.out)
+    # Checked now, created only once there is something to write (a failed or refused
+    # comparison or sweep leaves nothing behind).
+    directory = _check_out(args.out)
+    _check_figures(args)
     bar = RunsProgressBar() if not args.quiet else None
     try:
         result = sweep(args.scenario, vary, replications=args.replications, seed=args.seed,
@@ -461,7 +462,7 @@ def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
         info.write(f"({len(result.runs)} runs in {result.wall_seconds:.1f} s wall, "
                    f"executor {executor})\n")
     if directory is not None:
-        written = result.save(directory, figures=not args.no_figures)
+        written = result.save(_make_out(directory), figures=not args.no_figures)
         if not args.quiet:
             info.write("wrote " + ", ".join(str(p) for p in written) + "\n")
     status = 0

@@ -537,3 +537,16 @@ def test_compare_table_says_how_each_figure_was_measured(
     assert rows["load: key-space shares (exact/ideal)"] == ["exact", "ideal"]
     # The ideal shares' CV is rounding noise, printed as 0.
     assert rows["load: key-space CV"][1] == "0"
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "steady", "--set", "cluster.servers=0"],
+    ["compare", "nosuch"],
+    ["sweep", "nosuch", "--vary", "placement.vnodes=10,20"],
+])
+def test_compare_and_sweep_leave_no_out_directory_when_they_cannot_start(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "new"
+    assert main([*command, "--out", str(target), "--quiet"]) == 2
+    assert not target.exists()
+    assert capsys.readouterr().err.count("\n") == 1

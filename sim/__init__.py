@@ -14,6 +14,7 @@ models written against the same scenario, such as ``benchmarks/simpy_model.py``.
 
 from sim._config import Crash, Restart, RollingRestart, Scenario, node_index, server_names
 from sim._engine import Engine
+from sim._live import run_live
 from sim._placement import ALGORITHMS, build_placement, home_codes
 from sim._run import RunResult, run
 from sim._scenario import (
@@ -25,6 +26,7 @@ from sim._scenario import (
     parse_scenario,
 )
 from sim._sweep import Comparison, Run, SweepResult, compare, sweep
+from sim._validate import Calibration, Validation, calibrate, validate
 from sim._workload import KeyPopularity
 
 __all__ = [
@@ -36,6 +38,12 @@ __all__ = [
     "sweep",
     "SweepResult",
     "Run",
+    # the live twin and validation against it
+    "run_live",
+    "validate",
+    "calibrate",
+    "Validation",
+    "Calibration",
     # scenarios
     "load_scenario",
     "parse_scenario",

@@ -81,7 +81,7 @@ from sim._placement import ALGORITHMS, build_placement, key_movement
 from sim._run import RunResult, scenario_dict
 from sim._scenario import ScenarioError, load_scenario, normalise_overrides
 
-__all__ = ["LIMITS", "MAX_LAG", "LiveLimits", "run_live"]
+__all__ = ["LIMITS", "MAX_LAG", "LiveLimits", "latency_decomposition", "run_live"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -659,6 +659,10 @@ def _merge(config: Scenario, cluster: _Cluster, workdir: Path, t0: float, proces
             },
             "errors": list(cluster.errors),
             "not_measured": ["health_checks", "availability", "late_responses"],
+            # Before the first fault only: what the calibration of the model may use.
+            "decomposition": latency_decomposition(
+                requests, served_events, max(warmup, _DECOMPOSITION_WARMUP),
+                min((f.at for f in config.faults), default=duration)),
         },
     }
     timeseries = _timeseries(config, names, requests, latencies, served_events, forwards,
@@ -668,6 +672,83 @@ def _merge(config: Scenario, cluster: _Cluster, workdir: Path, t0: float, proces
                    "events_per_second": math.nan, "requests": float(issued),
                    "requests_per_second": issued / duration}
     return RunResult(config, config.seed, summary, timeseries, performance, list(names))
+
+
+_DECOMPOSITION_WARMUP = 1.0
+"""Seconds at the start of a run left out of the latency decomposition (connections open)."""
+
+
+def _moments(values: Sequence[float]) -> dict[str, Any]:
+    array = np.asarray(values, dtype=np.float64)
+    if not array.size:
+        return {"n": 0, "mean": None, "sd": None, "p50": None, "p99": None}
+    return {"n": int(array.size), "mean": float(array.mean()),
+            "sd": float(array.std(ddof=1)) if array.size > 1 else 0.0,
+            "p50": float(np.percentile(array, 50)), "p99": float(np.percentile(array, 99))}
+
+
+def latency_decomposition(requests: Sequence[Mapping[str, Any]],
+                          served_events: Sequence[Mapping[str, Any]],
+                          since: float, until: float = math.inf) -> dict[str, Any]:
+    """Split live latency into time at the serving server and time between (the hops).
+
+    Each request that succeeded at its first attempt and was served exactly once (matched by
+    the id the client sent), intended at ``since`` or later and finished before ``until``,
+    gives one sample: its latency from the intended
+    send time, the serving server's wait for a slot and its service as it took (the drawn
+    time plus the event loop's overhead), and the *overhead*, latency minus wait minus
+    service: everything the simulator models as network hops (two for a request its entry
+    served, four for one the entry forwarded to the home), plus the generator's lag.
+
+    Runtime complexity: O(requests + served events).
+
+    >>> d = latency_decomposition(
+    ...     [{"cause": "ok", "a": [["s000", "ok", 0.0, 0.01]], "rid": "0-1", "i": 2.0,
+    ...       "t": 2.01}],
+    ...     [{"rid": "0-1", "wait": 0.0, "dur": 0.004, "svc": 0.003, "f": False, "t": 2.009}],
+    ...     since=1.0)
+    >>> d["direct"]["n"], round(d["direct"]["mean"], 6), d["forwarded"]["n"]
+    (1, 0.006, 0)
+
+    Args:
+        requests: the clients' ``req`` events (times relative to the run's start).
+        served_events: the servers' ``served`` events (the same clock).
+        since: requests intended before this time are left out.
+        until: requests finished at or after this time are left out.
+
+    Returns:
+        ``{"direct", "forwarded"}``: moments (``n``, ``mean``, ``sd``, ``p50``, ``p99``) of
+        the overhead of requests served by their entry (2 hops) and forwarded (4 hops);
+        ``"service"``, ``"drawn"`` and ``"wait"``: moments of the service as it took, as
+        drawn, and of the wait; ``"latency"``: of the matched requests' latency.
+    """
+    by_id: dict[str, list[Mapping[str, Any]]] = {}
+    for e in served_events:
+        rid = e.get("rid")
+        if rid is not None and "dur" in e:
+            by_id.setdefault(str(rid), []).append(e)
+    overhead: dict[bool, list[float]] = {False: [], True: []}
+    service: list[float] = []
+    drawn: list[float] = []
+    wait: list[float] = []
+    latency: list[float] = []
+    for r in requests:
+        if r.get("cause") != "ok" or len(r.get("a", ())) != 1 or r["i"] < since \
+                or r["t"] >= until:
+            continue
+        served = by_id.get(str(r.get("rid")), [])
+        if len(served) != 1:
+            continue
+        e = served[0]
+        total = r["t"] - r["i"]
+        overhead[bool(e["f"])].append(total - e["wait"] - e["dur"])
+        service.append(e["dur"])
+        drawn.append(e["svc"])
+        wait.append(e["wait"])
+        latency.append(total)
+    return {"direct": _moments(overhead[False]), "forwarded": _moments(overhead[True]),
+            "service": _moments(service), "drawn": _moments(drawn), "wait": _moments(wait),
+            "latency": _moments(latency)}
 
 
 def _outages(timeline: list[dict[str, Any]], duration: float) -> dict[str, list[list[float]]]:

@@ -22,7 +22,8 @@ pool's endpoints the view's members (``update_endpoints``): joins are learnt, le
 
 It prints ``READY`` when its pools are built, waits for ``GO <t0>`` on stdin (t0 on
 ``time.monotonic()``), runs ``duration`` seconds, waits (bounded) for the requests in flight,
-and exits. Log lines: ``req`` (one per request, with its attempts), ``pool`` (a pool's state
+and exits. Log lines: ``req`` (one per request, with its attempts and the id it sent in the
+``x-live-request`` header), ``pool`` (a pool's state
 change), ``disc`` (a discovery that changed the pool), ``end``.
 """
 
@@ -41,7 +42,7 @@ import numpy as np
 
 from sim._config import Scenario
 from sim._engine import Engine, stream_seed
-from sim._live_server import KV_PATH, LogFile, die_with_parent
+from sim._live_server import KV_PATH, REQUEST_ID_HEADER, LogFile, die_with_parent
 from sim._scenario import load_scenario
 from sim._workload import KeyPopularity
 
@@ -128,7 +129,7 @@ class _Client:
             str(outcome).lower(), attempt.status, attempt.error), attempt.started,
             attempt.ended])
 
-    async def request(self, key: int, intended: float) -> None:
+    async def request(self, key: int, intended: float, rid: str) -> None:
         import httpx
 
         from consistent import NoHealthyEndpointError, PoolFullError
@@ -138,7 +139,8 @@ class _Client:
         started = time.monotonic()
         cause = "ok"
         try:
-            response = await self.http.get(f"{KV_PATH}{key}")
+            response = await self.http.get(f"{KV_PATH}{key}",
+                                           headers={REQUEST_ID_HEADER.decode(): rid})
             if response.status_code >= 500 or not attempts:
                 cause = attempts[-1][1] if attempts else "error"
         except NoHealthyEndpointError:
@@ -149,7 +151,7 @@ class _Client:
             cause = attempts[-1][1] if attempts else "error"
         ended = time.monotonic()
         self.log.event("req", t=ended, c=self.index, k=key, i=intended, s=started,
-                       cause=cause, a=attempts)
+                       cause=cause, a=attempts, rid=rid)
 
     async def discover(self, until: float) -> None:
         await asyncio.sleep(self.rng.random() * self.discovery_period)
@@ -218,7 +220,7 @@ async def _run(spec: dict[str, Any], index: int, log: LogFile) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             max_lag = max(max_lag, time.monotonic() - intended)
-            task = asyncio.create_task(clients[c].request(key, intended))
+            task = asyncio.create_task(clients[c].request(key, intended, f"{index}-{sent}"))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             sent += 1

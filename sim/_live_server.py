@@ -19,8 +19,9 @@ nothing here is meant to be started by hand. The process
 * dies with its parent (``PR_SET_PDEATHSIG``), so a killed runner leaves nothing behind;
 * appends its events to its own JSON-lines log, one line per event, timed with
   ``time.monotonic()`` (one clock for every process of the host): ``start``, ``view``,
-  ``served``, ``overload``, ``fwd`` (a forward, a failed forward, a fill-in, an
-  upstream-unavailable reply), ``leave``, ``exit``.
+  ``served`` (with the time waited for a slot, the drawn service time, the service as it
+  took, whether it was forwarded, and the client's request id), ``overload``, ``fwd`` (a
+  forward, a failed forward, a fill-in, an upstream-unavailable reply), ``leave``, ``exit``.
 
 Node names are the simulator's (``s000``, ...), so keys have the same homes as in a simulated
 run; the spec maps each name to its port. Keys are the simulator's integer key ids, hashed as
@@ -49,10 +50,16 @@ from sim._engine import stream_seed
 from sim._placement import build_placement
 from sim._scenario import load_scenario
 
-__all__ = ["LiveServer", "LogFile", "die_with_parent", "main", "service_sampler"]
+__all__ = ["REQUEST_ID_HEADER", "LiveServer", "LogFile", "die_with_parent", "main",
+           "service_sampler"]
 
 KV_PATH = "/kv/"
 """Requests for key id ``k`` are ``GET /kv/k``."""
+
+REQUEST_ID_HEADER = b"x-live-request"
+"""Header naming a client's request (``<process>-<sequence>``), logged with ``served``, so the
+runner can split each request's latency into time at the server and time between (the
+calibration of :mod:`sim._validate`)."""
 
 OVERLOAD_HEADER = "X-Overload"
 """Header of the ``503`` a server with a full queue answers (the simulator's ``overload``)."""
@@ -179,10 +186,12 @@ class LiveServer:
             started = time.monotonic()
             service = self.draw()
             await asyncio.sleep(service)
-            forwarded = any(k == b"x-consistent-forwarded" for k, _ in scope.get("headers", ()))
+            headers = scope.get("headers", ())
+            forwarded = any(k == b"x-consistent-forwarded" for k, _ in headers)
+            rid = next((v.decode("latin-1") for k, v in headers if k == REQUEST_ID_HEADER), None)
             await _reply(send, 200, b"value\n")
             self.log.event("served", k=path[len(KV_PATH):], wait=started - arrived,
-                           svc=service, f=forwarded)
+                           svc=service, dur=time.monotonic() - started, f=forwarded, rid=rid)
         finally:
             if self.waiting:
                 self.waiting.popleft().set_result(None)

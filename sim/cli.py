@@ -57,6 +57,9 @@ EXIT_BROKEN_PIPE = 141
 EXIT_RUN_FAILED = 1
 """Exit status of a sweep in which some run raised (the others' results are still out)."""
 
+EXIT_DISAGREE = 1
+"""Exit status of a validation in which some metric disagrees beyond its tolerance."""
+
 EXIT_INTERRUPTED = 130
 """Exit status of a command stopped by Ctrl-C (128 + SIGINT); a sweep first writes what
 finished."""
@@ -193,6 +196,23 @@ def _parser() -> _Parser:
     p_run.add_argument("--live", action="store_true",
                        help="run the scenario for real: one process per server on 127.0.0.1, "
                             "real HTTP, real signals (see README, 'The live cluster')")
+
+    p_val = sub.add_parser(
+        "validate", help="the simulator against the live cluster, metric by metric",
+        description="Calibrate the model from a short no-fault live run (per-hop overhead and "
+                    "service-time shape), run the scenario simulated over --seeds seeds and "
+                    "live --runs times, and print per metric: simulated mean ± 95%% CI, live "
+                    "mean ± CI, the tolerance and a verdict (docs/validation.md). Exit status: "
+                    "0 when every metric agrees; 1 when one does not; 2 on a usage or "
+                    "scenario error.")
+    p_val.add_argument("scenario", help="built-in name (e.g. validate-crash) or TOML path")
+    p_val.add_argument("--runs", type=int, default=3, metavar="N",
+                       help="live runs (default: 3)")
+    p_val.add_argument("--seeds", type=int, default=10, metavar="M",
+                       help="simulated seeds (default: 10)")
+    common(p_val, "write validation.json and validation.png here (created if missing)",
+           "no progress bar and no informational lines; the table is still printed")
+    p_val.add_argument("--json", action="store_true", help="print validation.json, not the table")
 
     sub.add_parser("list", help="list built-in scenarios and placement algorithms")
 
@@ -479,6 +499,36 @@ def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
     return status
 
 
+def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
+    from sim._validate import validate  # the live twin needs the `live` extra
+
+    if args.runs < 1:
+        raise _UsageError(f"--runs must be at least 1, got {args.runs}")
+    if args.seeds < 2:
+        raise _UsageError(f"--seeds must be at least 2, got {args.seeds}")
+    _check_overrides(args.overrides)
+    directory = _check_out(args.out)
+    _check_figures(args)
+    load_scenario(args.scenario, args.overrides)  # a bad scenario fails before any run
+    bar = RunsProgressBar() if not args.quiet else None
+    started = time.monotonic()
+    try:
+        result = validate(args.scenario, runs=args.runs, seeds=args.seeds, seed=args.seed,
+                          overrides=args.overrides, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    out.write(result.to_json() if args.json else result.table() + "\n")
+    out.flush()
+    if not args.quiet:
+        sys.stderr.write(f"({time.monotonic() - started:.0f} s wall)\n")
+    if directory is not None:
+        written = result.save(_make_out(directory), figures=not args.no_figures)
+        if not args.quiet:
+            sys.stderr.write("wrote " + ", ".join(str(p) for p in written) + "\n")
+    return 0 if result.agrees else EXIT_DISAGREE
+
+
 def _cmd_list(out: IO[str]) -> int:
     out.write("scenarios:\n")
     for name, description in list_scenarios().items():
@@ -503,8 +553,9 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    0; 1 when a sweep's run raised; 2 on any error; 130 when interrupted by Ctrl-C (a sweep
-    prints and writes what finished first); 141 on a closed pipe.
+    0; 1 when a sweep's run raised or a validation disagrees; 2 on any error; 130 when
+    interrupted by Ctrl-C (a sweep prints and writes what finished first); 141 on a closed
+    pipe.
     """
     out = sys.stdout
     try:
@@ -515,6 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _cmd_compare(args, out)
         elif args.command == "sweep":
             status = _cmd_sweep(args, out)
+        elif args.command == "validate":
+            status = _cmd_validate(args, out)
         elif args.command == "list":
             status = _cmd_list(out)
         else:

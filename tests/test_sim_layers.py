@@ -29,6 +29,8 @@ LAYERS: tuple[str, ...] = (
     "report", "_run", "_stats", "_sweep",
     # the live twin: a server process, a client process, the runner that merges their logs
     "_live_server", "_live_client", "_live",
+    # validation: calibrate from a live run, compare simulated and live runs metric by metric
+    "_validate",
     # the command line
     "cli", "__main__",
 )

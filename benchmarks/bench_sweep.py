@@ -32,27 +32,18 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run by path (python benchmarks/bench_sweep.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import sim
+from benchmarks.harness import stats, timed_call
 from sim._sweep import default_workers
 
 GRID = {"placement.algorithm": ["ring", "rendezvous"], "placement.vnodes": [40, 160]}
-
-
-def stats(times: Sequence[float]) -> dict[str, float]:
-    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    """Wall seconds of ``repeat`` calls of ``fn`` (after none: the first call is real work)."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
 
 
 def speedup(duration: float, repeat: int, workers: int) -> dict[str, Any]:
@@ -71,10 +62,11 @@ def speedup(duration: float, repeat: int, workers: int) -> dict[str, Any]:
     serial_times: list[float] = []
     process_times: list[float] = []
     for _ in range(repeat):  # alternated, so a change in the machine's load hits both alike
-        times, serial_result = timed(serial, 1)
-        serial_times += times
-        times, process_result = timed(processes, 1)
-        process_times += times
+        # One call each, no warm-up: the first call is real work (timed_call, the harness's).
+        serial_result, seconds = timed_call(serial)
+        serial_times.append(seconds)
+        process_result, seconds = timed_call(processes)
+        process_times.append(seconds)
     identical = (serial_result.runs_csv() == process_result.runs_csv()
                  and serial_result.to_json() == process_result.to_json())
     runs = len(serial_result.runs)

@@ -25,7 +25,8 @@ from sim._scenario import (
     load_scenario,
     parse_scenario,
 )
-from sim._sweep import Comparison, Run, SweepResult, compare, sweep
+from sim._sweep import Comparison, compare, sweep
+from sim._sweep_result import Run, SweepResult
 from sim._validate import Calibration, Validation, calibrate, validate
 from sim._workload import KeyPopularity
 

@@ -25,8 +25,9 @@ LAYERS: tuple[str, ...] = (
     "_clients", "_requests", "_model",
     # faults and metrics
     "_faults", "_metrics",
-    # presentation, one run, many runs
-    "report", "_run", "_stats", "_sweep",
+    # presentation, one run, statistics; many runs: where they execute, how their numbers
+    # are written, their result, the sweep itself
+    "report", "_run", "_stats", "_executors", "_sweep_format", "_sweep_result", "_sweep",
     # the live twin: a server process, a client process, the runner that merges their logs
     "_live_server", "_live_client", "_live",
     # validation: calibrate from a live run, compare simulated and live runs metric by metric

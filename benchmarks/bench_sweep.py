@@ -41,9 +41,16 @@ if __package__ in (None, ""):  # run by path (python benchmarks/bench_sweep.py)
 
 import sim
 from benchmarks.harness import stats, timed_call
-from sim._sweep import default_workers
 
 GRID = {"placement.algorithm": ["ring", "rendezvous"], "placement.vnodes": [40, 160]}
+
+
+def cores() -> int:
+    """Cores this process may run on: the workers a processes sweep starts by default."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def speedup(duration: float, repeat: int, workers: int) -> dict[str, Any]:
@@ -112,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repeats of each timing")
     parser.add_argument("--duration", type=float, default=30.0,
                         help="simulated seconds of each run of the 16-run grid")
-    parser.add_argument("--workers", type=int, default=default_workers(),
+    parser.add_argument("--workers", type=int, default=cores(),
                         help="workers (default: one per core)")
     args = parser.parse_args(argv)
     if args.quick:

@@ -8,7 +8,9 @@ on it, as entry or as home (SimPy's "machine breakdown"), with itself and its mo
 cause; faults, failure detection, discovery and health checks are processes too. It drives
 the same library objects as ``sim`` (``consistent.Pool``, ``RetryPolicy``, the placement)
 with the same parameters from the same :class:`sim.Scenario`, so the two models should
-agree *statistically*; their random draws differ, so they do not agree draw for draw.
+agree *statistically*; their random draws differ (all but the Zipf permutation of the key
+ids, taken from the seed's ``workload`` stream as ``sim`` takes it), so they do not agree
+draw for draw.
 
 The semantics are ``sim``'s (:mod:`sim._requests`, :mod:`sim._model`):
 
@@ -197,7 +199,12 @@ class SimPyCluster:
         self.phases = [self.py_rng.random() * m.heartbeat_interval for _ in names]
         self.suspect_for = m.heartbeat_interval * m.missed_heartbeats
         self.forward_timeout = cluster.forward_timeout
-        self.popularity = KeyPopularity(scenario.workload, self.rng)
+        # Which key ids are hot is drawn as sim draws it for this seed, from its "workload"
+        # stream: common random numbers for the shape of the load (which servers hold the
+        # hot keys), which otherwise dominates seed-to-seed differences. Every draw after
+        # that (arrivals, clients, keys, service times) is the model's own.
+        self.popularity = KeyPopularity(scenario.workload,
+                                        sim.Engine(seed).np_stream("workload"))
         # Draws come from numpy in batches, as a careful SimPy user would write them too:
         # the comparison is about the event machinery, not about per-call numpy overhead.
         rate = scenario.workload.rate

@@ -64,6 +64,7 @@ import csv
 import gc
 import json
 import math
+import random
 import sys
 import time
 import tracemalloc
@@ -87,7 +88,15 @@ from benchmarks.harness import (
     timed,
     timed_fresh,
 )
-from consistent import ALGORITHMS, BoundedLoadRing, HashRing, Maglev, Placement
+from consistent import (
+    ALGORITHMS,
+    BoundedLoadRing,
+    HashRing,
+    InvalidArgumentError,
+    LimitExceededError,
+    Maglev,
+    Placement,
+)
 
 MAGLEV_TABLE = 65537
 # Seconds: builds slower than this are not repeated under tracemalloc (see ``measure``).
@@ -119,6 +128,8 @@ class Contender:
     balance: str
     remove_last: bool = False
     min_nodes: int = 0
+    # Whether a membership change must move only the keys of the node concerned.
+    minimal: bool = True
     # The most integer keys a row uses at ``n`` nodes (None: all of them).
     key_cap: Callable[[int], int] | None = None
 
@@ -128,18 +139,32 @@ OPTIONS: dict[str, Any] = {"vnodes": 160, "table_size": MAGLEV_TABLE, "probes": 
 # Algorithms whose lookups cost O(n) per key: cap keys x nodes so 10,000 nodes stay within
 # minutes.
 LINEAR_PER_KEY = {"rendezvous"}
+# Algorithms that do not promise minimal movement although stateless (as in the tests:
+# tests/test_placement_stateful.py NOT_MINIMAL); stateful ones never promise it.
+NOT_MINIMAL = {"maglev"}
+
+
+# Options that depend on the cluster size n: AnchorHash's fixed capacity leaves room for the
+# research benchmark's growth to 1.5 n and the one join (the benchmark itself uses 10 n).
+SIZED_OPTIONS: dict[str, dict[str, Callable[[int], int]]] = {
+    "anchor": {"capacity": lambda n: 2 * n}
+}
 
 
 def contender(name: str) -> Contender:
     """The comparison's configuration of ``consistent.ALGORITHMS[name]``, from its facts."""
     cls = ALGORITHMS[name]
     options = {key: OPTIONS[key] for key in sorted(cls.options) if key in OPTIONS}
-    label = ", ".join(f"{key}={value}" for key, value in options.items())
+    sized = SIZED_OPTIONS.get(name, {})
+    label = ", ".join(
+        [f"{key}={value}" for key, value in options.items()] + [f"{key}=2n" for key in sized]
+    )
     label = label.replace(f"table_size={MAGLEV_TABLE}", f"M={MAGLEV_TABLE}")
     label = label.replace("probes=", "k=")
 
     def build(names: list[str]) -> Placement:
-        placement: Placement = cls(names, **options)
+        per_size = {key: size(len(names)) for key, size in sized.items()}
+        placement: Placement = cls(names, **options, **per_size)
         return placement
 
     if cls.stateful:
@@ -156,6 +181,7 @@ def contender(name: str) -> Contender:
         balance,
         remove_last=not cls.removes_any_node,
         key_cap=key_cap,
+        minimal=not cls.stateful and name not in NOT_MINIMAL,
     )
 
 
@@ -177,6 +203,7 @@ def _contenders() -> tuple[Contender, ...]:
                     lambda n: f"M={next_prime(100 * n)}",
                     "ownership",
                     min_nodes=MAGLEV_TABLE // 100 + 1,
+                    minimal=False,
                 )
             )
     return tuple(contenders)
@@ -195,10 +222,22 @@ class Budget:
     repeats: int
     # BoundedLoadRing.assign is one Python call per key; the replays use this many keys.
     assign_keys: int
+    # Monotonicity and resize balance apply many membership changes one by one: skipped
+    # where their estimated time (changes x measured add/remove time) exceeds this.
+    resize_seconds: float = 60.0
+    # The incremental-removal curve: this many nodes, batch lookups on this many keys.
+    curve_nodes: int = 1_000
+    curve_keys: int = 200_000
+    # A contender's next (10x larger) size is skipped when its row at this size took
+    # more than this many seconds (the next one would take ten times as long or more).
+    row_seconds: float = 30.0
 
 
 FULL = Budget(0.25, 50_000, 2.0, 5, 200_000)
-QUICK = Budget(0.05, 5_000, 0.3, 3, 50_000)
+QUICK = Budget(0.05, 5_000, 0.3, 3, 50_000, 2.0, 100, 20_000, 5.0)
+# Monotonicity: the share of nodes removed (then restored in reverse order), as the research
+# benchmark's smallest fraction.
+MONO_FRACTION = 0.1
 
 
 # ------------------------------------------------------------------------ measurements
@@ -225,6 +264,29 @@ def has_own_sizeof(obj: object) -> bool:
 def peak_to_mean(loads: Sequence[float] | npt.NDArray[Any]) -> float:
     values = np.asarray(loads, dtype=np.float64)
     return float(values.max() / values.mean())
+
+
+def coefficient_of_variation(loads: Sequence[float] | npt.NDArray[Any]) -> float:
+    """Standard deviation of the per-node loads over their mean (the research benchmark's CV)."""
+    values = np.asarray(loads, dtype=np.float64)
+    return float(values.std() / values.mean())
+
+
+def held_memory(placement: Placement) -> tuple[int, str]:
+    """(bytes, method) a structure holds now: ``sys.getsizeof`` where it implements it,
+    else the allocation of a ``copy.deepcopy`` of it traced by tracemalloc."""
+    if has_own_sizeof(placement):
+        return sys.getsizeof(placement), "getsizeof"
+    gc.collect()
+    tracemalloc.start()
+    try:
+        clone = copy.deepcopy(placement)
+        gc.collect()
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del clone
+    return retained, "tracemalloc (deepcopy)"
 
 
 def uniform_floor(keys: int, nodes: int, seed: int = 1, trials: int = 5) -> float:
@@ -263,6 +325,7 @@ def measure(
         "algorithm": contender.name,
         "params": contender.params(n),
         "nodes": n,
+        "minimal": contender.minimal,
     }
 
     # Build: repeat within the budget; the first build is the structure measured below.
@@ -323,7 +386,169 @@ def measure(
     else:
         _stateless_rows(row, contender, base, victim, keys, universe, budget)
     row["p2m_floor"] = uniform_floor(row["p2m_keys_count"], n)
+    row["cv_floor"] = math.sqrt((n - 1) / row["p2m_keys_count"])
+    _monotonicity_rows(row, contender, base, names, keys, budget)
+    _resize_balance_rows(row, contender, base, names, keys, budget)
     return row
+
+
+def _change_seconds(row: dict[str, Any]) -> float:
+    """Seconds one membership change took (the slower of add and remove, medians)."""
+    return max(row["add_ms"]["median"], row["remove_ms"]["median"]) / 1e3
+
+
+def _monotonicity_rows(
+    row: dict[str, Any],
+    contender: Contender,
+    base: Placement,
+    names: list[str],
+    keys: npt.NDArray[np.uint64],
+    budget: Budget,
+) -> None:
+    """The research benchmark's monotonicity: remove a share of the nodes, restore them.
+
+    Nodes leave one by one (in random order where any node can leave, else the last ones,
+    last first) and come back in reverse order. Counted over the row's keys, as shares of
+    all keys: ``mono_remove`` moved between surviving nodes by the removals,
+    ``mono_restore`` moved by the restores onto nodes other than the restored ones,
+    ``mono_relocated`` not home again once every node is back. Minimal algorithms promise
+    the first two are zero (lookups with nothing assigned, for a stateful algorithm).
+    """
+    n = len(names)
+    count = min(n - 1, max(1, int(n * MONO_FRACTION)))
+    row["mono_nodes"] = count
+    estimate = 2 * count * _change_seconds(row)
+    row["mono_estimate_s"] = estimate
+    if count < 1 or estimate > budget.resize_seconds:
+        for key in ("mono_remove", "mono_restore", "mono_relocated"):
+            row[key] = math.nan
+        row["mono_violation"] = False
+        return
+    if contender.remove_last:
+        leaving = names[::-1][:count]
+    else:
+        leaving = random.Random(n).sample(names, count)
+    universe = {name: i for i, name in enumerate(names)}
+    gone = np.array([universe[name] for name in leaving], dtype=np.int32)
+    before = homes(base, keys, universe)
+    changed = base.copy()  # type: ignore[attr-defined]
+    for name in leaving:
+        changed.remove(name)
+    after_remove = homes(changed, keys, universe)
+    for name in reversed(leaving):
+        changed.add(name)
+    after_restore = homes(changed, keys, universe)
+    survivor_before = ~np.isin(before, gone)
+    moved = before != after_remove
+    row["mono_remove"] = np.count_nonzero(moved & survivor_before) / len(keys)
+    to_others = (after_remove != after_restore) & ~np.isin(after_restore, gone)
+    row["mono_restore"] = np.count_nonzero(to_others) / len(keys)
+    row["mono_relocated"] = np.count_nonzero(before != after_restore) / len(keys)
+    row["mono_violation"] = bool(contender.minimal and (row["mono_remove"] or row["mono_restore"]))
+
+
+def _resize_balance_rows(
+    row: dict[str, Any],
+    contender: Contender,
+    base: Placement,
+    names: list[str],
+    keys: npt.NDArray[np.uint64],
+    budget: Budget,
+) -> None:
+    """The research benchmark's resize balance: balance after four random grow/shrink rounds.
+
+    Each round adds a random number of nodes (up to 1.5 n in all, drawn from n spare names)
+    and then removes a random number (down to n / 2): random members where any node can
+    leave, else the last ones. Peak-to-mean and CV of the final members' key counts.
+    """
+    n = len(names)
+    estimate = 2 * n * _change_seconds(row)
+    row["resize_estimate_s"] = estimate
+    if estimate > budget.resize_seconds:
+        row["resize_p2m"] = row["resize_cv"] = row["resize_floor"] = math.nan
+        row["resize_nodes"] = 0
+        return
+    rng = random.Random(n + 1)
+    placement = base.copy()  # type: ignore[attr-defined]
+    active = list(names)
+    spare = [f"spare-{i}" for i in range(n)]
+    for _ in range(4):
+        addable = (3 * n) // 2 - len(active)
+        for _ in range(rng.randint(1, addable) if addable > 0 else 0):
+            node = spare.pop(0 if contender.remove_last else rng.randrange(len(spare)))
+            try:
+                placement.add(node)
+            except LimitExceededError:  # a fixed capacity (AnchorHash) is full: stop growing
+                spare.append(node)
+                row["resize_capped"] = True
+                break
+            active.append(node)
+        removable = len(active) - max(1, n // 2)
+        for _ in range(rng.randint(1, removable) if removable > 0 else 0):
+            node = active.pop(-1 if contender.remove_last else rng.randrange(len(active)))
+            placement.remove(node)
+            spare.append(node)
+    counts = np.bincount(placement.lookup_codes(keys), minlength=len(placement))
+    row["resize_p2m"] = peak_to_mean(counts)
+    row["resize_cv"] = coefficient_of_variation(counts)
+    row["resize_nodes"] = len(placement)
+    row["resize_floor"] = uniform_floor(len(keys), len(placement))
+
+
+def removal_curve(
+    contender: Contender,
+    int_keys: npt.NDArray[np.uint64],
+    str_keys: list[str],
+    budget: Budget,
+    percents: Sequence[int] = tuple(range(0, 100, 10)),
+) -> list[dict[str, Any]]:
+    """The research benchmark's incremental removal: lookups and memory as nodes leave.
+
+    ``budget.curve_nodes`` nodes; 0-90 % of them removed one by one, in random order where
+    any node can leave, else the last first (which leaves a smaller instance of the same
+    structure). At each step: batch ns/key (``lookup_many`` on ``budget.curve_keys`` keys,
+    capped like the main rows), scalar ns/key (``node_for`` on str keys) and memory held.
+    """
+    n = budget.curve_nodes
+    names = [f"node-{i}" for i in range(n)]
+    placement = contender.build(names)
+    order = names[::-1] if contender.remove_last else random.Random(7).sample(names, n)
+    count = min(len(int_keys), budget.curve_keys)
+    if contender.key_cap is not None:
+        count = min(count, contender.key_cap(n) // 10)
+    keys = int_keys[:count]
+    scalar = str_keys[: min(len(str_keys), 2_000)]
+    points = []
+    removed = 0
+    for percent in percents:
+        start = time.perf_counter()
+        while removed < n * percent // 100:
+            placement.remove(order[removed])
+            removed += 1
+        remove_s = time.perf_counter() - start
+        node_for = placement.node_for
+        memory, method = held_memory(placement)
+        points.append(
+            {
+                "algorithm": contender.name,
+                "params": contender.params(n),
+                "nodes": n,
+                "percent": percent,
+                "removed": removed,
+                "keys": count,
+                "batch_ns": stats(
+                    timed(lambda: placement.lookup_many(keys), budget.repeats), 1e9 / count
+                ),
+                "scalar_ns": stats(
+                    timed(lambda f=node_for: [f(k) for k in scalar], budget.repeats),
+                    1e9 / len(scalar),
+                ),
+                "memory_bytes": memory,
+                "memory_method": method,
+                "removal_s": remove_s,
+            }
+        )
+    return points
 
 
 def _membership_times(
@@ -357,6 +582,7 @@ def _stateless_rows(
     before = homes(base, keys, universe)
     counts = np.bincount(before, minlength=n + 1)[:n]
     row["p2m_keys"] = peak_to_mean(counts)
+    row["cv"] = coefficient_of_variation(counts)
     row["p2m_keys_count"] = len(keys)
     if contender.balance == "ownership":
         row["p2m"] = peak_to_mean(list(base.ownership().values()))
@@ -403,6 +629,7 @@ def _bounded_rows(
     before = assigned_homes(loaded, replay, universe)
     loads = list(loaded.loads().values())
     row["p2m"] = row["p2m_keys"] = peak_to_mean(loads)
+    row["cv"] = coefficient_of_variation(loads)
     row["p2m_keys_count"] = count
     row["p2m_method"] = "assign"
 
@@ -511,6 +738,80 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+RESEARCH_COLUMNS = (
+    "algorithm",
+    "nodes",
+    "CV",
+    "CV floor",
+    "resize peak/mean",
+    "resize CV",
+    "nodes after resize",
+    f"moved between survivors, {MONO_FRACTION:.0%} removed",
+    "moved to others on restore",
+    "not home after restore",
+    "minimal promised",
+)
+
+
+def _share(value: float) -> str:
+    if math.isnan(value):
+        return "skipped"
+    return "0" if value == 0 else f"{value:.3%}"
+
+
+def research_cells(row: dict[str, Any]) -> list[str]:
+    algorithm = row["algorithm"] + (f" ({row['params']})" if row["params"] else "")
+    resized = not math.isnan(row["resize_p2m"])
+    mono = [_share(row[k]) for k in ("mono_remove", "mono_restore", "mono_relocated")]
+    if row["mono_violation"]:
+        mono[0] = f"**{mono[0]}** (promised 0)"
+    return [
+        algorithm,
+        f"{row['nodes']:,}",
+        f"{row['cv']:.3f}",
+        f"{row['cv_floor']:.3f}",
+        f"{row['resize_p2m']:.3f}" if resized else "skipped",
+        f"{row['resize_cv']:.3f}" if resized else "skipped",
+        f"{row['resize_nodes']:,}" if resized else "-",
+        *mono,
+        "yes" if row["minimal"] else "no",
+    ]
+
+
+def research_table(rows: list[dict[str, Any]]) -> str:
+    """The research benchmark's balance, resize balance and monotonicity, one row each."""
+    lines = [
+        "| " + " | ".join(RESEARCH_COLUMNS) + " |",
+        "|"
+        + "|".join("---" if i in (0, 10) else "---:" for i in range(len(RESEARCH_COLUMNS)))
+        + "|",
+    ]
+    lines += ["| " + " | ".join(research_cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def curve_table(points: list[dict[str, Any]], column: str) -> str:
+    """One line per algorithm, one column per share of nodes removed."""
+    percents = sorted({p["percent"] for p in points})
+    lines = [
+        "| algorithm | " + " | ".join(f"{q} %" for q in percents) + " |",
+        "|---|" + "---:|" * len(percents),
+    ]
+    for name in dict.fromkeys(p["algorithm"] for p in points):
+        mine = {p["percent"]: p for p in points if p["algorithm"] == name}
+        cells = []
+        for q in percents:
+            value = mine[q][column] if q in mine else None
+            if value is None:
+                cells.append("-")
+            elif column == "memory_bytes":
+                cells.append(_bytes(value))
+            else:
+                cells.append(_num(value["median"], 1))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def flat(row: dict[str, Any]) -> dict[str, Any]:
     """One CSV record: timing summaries become ``<name>_min/_median/_max`` columns."""
     record: dict[str, Any] = {}
@@ -547,13 +848,13 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     )
     fig, axes = plt.subplots(2, 2, figsize=(13, 9.5), constrained_layout=True)
     algorithms = list(dict.fromkeys(r["algorithm"] for r in rows))
-    colors = plt.get_cmap("tab10")
-    markers = "osD^v<>ph*"
+    colors = plt.get_cmap("tab20")
+    markers = "osD^v<>ph*XPd8H"
     for ax, (column, label, yscale) in zip(axes.flat, panels, strict=True):
         for i, name in enumerate(algorithms):
             mine = [r for r in rows if r["algorithm"] == name]
             sizes = [r["nodes"] for r in mine]
-            style = {"color": colors(i), "marker": markers[i % len(markers)], "label": name}
+            style = {"color": colors(i % 20), "marker": markers[i % len(markers)], "label": name}
 
             def value(r: dict[str, Any], key: str) -> float:
                 v = r[key]
@@ -564,7 +865,7 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                 ax.plot(
                     sizes,
                     [value(r, "move_remove") for r in mine],
-                    color=colors(i),
+                    color=colors(i % 20),
                     marker=markers[i % len(markers)],
                     linestyle="--",
                     markerfacecolor="none",
@@ -620,9 +921,77 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         else:
             ax.set_title(label)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 8))
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 7))
     fig.suptitle(title)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def draw_research(
+    rows: list[dict[str, Any]], points: list[dict[str, Any]], path: Path, title: str
+) -> None:
+    """2x2: CV and resize peak-to-mean against size; removal curves (lookups, memory)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5), constrained_layout=True)
+    names = list(dict.fromkeys(r["algorithm"] for r in [*rows, *points]))
+    colors = plt.get_cmap("tab20")
+    markers = "osD^v<>ph*XPd8H"
+
+    def style(name: str) -> dict[str, Any]:
+        i = names.index(name)
+        return {"color": colors(i % 20), "marker": markers[i % len(markers)], "label": name}
+
+    ax_cv, ax_resize, ax_lookup, ax_memory = axes.flat
+    for name in names:
+        mine = [r for r in rows if r["algorithm"] == name]
+        if mine:
+            ax_cv.plot([r["nodes"] for r in mine], [r["cv"] for r in mine], **style(name))
+            resized = [r for r in mine if not math.isnan(r["resize_p2m"])]
+            ax_resize.plot(
+                [r["nodes"] for r in resized], [r["resize_p2m"] for r in resized], **style(name)
+            )
+        curve = [p for p in points if p["algorithm"] == name]
+        if curve:
+            percents = [p["percent"] for p in curve]
+            ax_lookup.plot(percents, [p["batch_ns"]["median"] for p in curve], **style(name))
+            ax_memory.plot(percents, [p["memory_bytes"] for p in curve], **style(name))
+    floor = {r["nodes"]: r["cv_floor"] for r in rows}
+    if floor:
+        ax_cv.plot(
+            sorted(floor),
+            [floor[k] for k in sorted(floor)],
+            color="grey",
+            ls=":",
+            label="uniform placement, same keys",
+        )
+    for ax in (ax_cv, ax_resize):
+        ax.set_xscale("log")
+        ax.set_xlabel("cluster size (nodes)")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_cv.set_yscale("log")
+    ax_cv.set_ylabel("CV of keys per node (std / mean)")
+    ax_cv.set_title("balance: coefficient of variation over the keys")
+    ax_resize.set_ylabel("peak-to-mean after 4 random grow/shrink rounds")
+    ax_resize.set_title("resize balance (research benchmark's procedure)")
+    top = max((r["resize_p2m"] for r in rows if not math.isnan(r["resize_p2m"])), default=2.0)
+    ax_resize.set_ylim(bottom=0.95, top=min(top * 1.05, P2M_PLOT_MAX * 1.5))
+    nodes = points[0]["nodes"] if points else 0
+    for ax in (ax_lookup, ax_memory):
+        ax.set_xlabel(f"% of {nodes:,} nodes removed (one by one)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_lookup.set_ylabel("batch lookup (ns/key, lookup_many)")
+    ax_lookup.set_title("incremental removal: lookup cost")
+    ax_memory.set_ylabel("memory held (bytes)")
+    ax_memory.set_title("incremental removal: memory")
+    handles, labels = ax_lookup.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 7))
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -650,6 +1019,25 @@ NOTES = (
     "(its excess grows with N**2 / M, see consistent/_maglev.py).",
     "add/remove: one membership change applied to a copy; BoundedLoadRing's remove "
     "re-places the leaving node's assigned items.",
+    "CV: standard deviation of the keys per node over their mean, counted over the row's keys "
+    "(BoundedLoadRing: its loads after assign); CV floor = sqrt((n - 1) / keys), what a "
+    "perfectly uniform placement shows on as many keys.",
+    "resize peak/mean, resize CV: the research benchmark's resize balance. Four rounds, each "
+    "adding a random number of nodes (up to 1.5 n in all) and removing a random number (down "
+    "to n / 2), random members where any node can leave, else the last ones; then counted "
+    "over the row's keys on the final members. Skipped where the changes would take more "
+    "than the budget (about 2 n changes at the measured add/remove time).",
+    f"monotonicity: {MONO_FRACTION:.0%} of the nodes leave one by one (a random sample where "
+    "any node can leave, else the last ones), then return in reverse order; shares of all "
+    "the row's keys that moved between surviving nodes on removal, moved onto nodes other "
+    "than the returning ones on restore, and are not home again at the end. 'minimal "
+    "promised' = the algorithm promises the first two are 0 (all but Maglev and the stateful "
+    "BoundedLoadRing, whose column is its lookups with nothing assigned); the run fails if "
+    "a promise is broken.",
+    "removal curve: the research benchmark's incremental removal. 0-90 % of the nodes leave "
+    "one by one (random order where any node can leave, else the last first, leaving a "
+    "smaller instance); lookup_many over a prefix of the keys, and the memory the structure "
+    "holds (sys.getsizeof where implemented, else tracemalloc of a deep copy), at each step.",
 )
 
 
@@ -662,22 +1050,164 @@ def run(
     budget: Budget,
     algorithms: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure every contender at every size; the rows of the table, in order."""
+    """Measure every contender at every size; the rows of the table, in order.
+
+    Sizes run smallest first for every contender, so a cut-off leaves the same sizes for
+    all. A (contender, size) is skipped, with the reason appended to ``skipped``, when the
+    structure refuses that size (a ``LimitExceededError``: too large for memory), when the
+    contender's row at the previous size took more than ``budget.row_seconds``, or when
+    ``deadline`` (seconds since the start) has passed.
+    """
     int_keys = sample_keys(n_keys, seed=0)
     str_keys = [f"key-{i}" for i in range(budget.scalar_max_keys)]
-    rows = []
-    for contender in CONTENDERS:
-        if algorithms and contender.name not in algorithms:
-            continue
-        for n in sizes:
+    chosen = [c for c in CONTENDERS if not algorithms or c.name in algorithms]
+    rows: list[dict[str, Any]] = []
+    slow: dict[str, str] = {}
+    began = time.perf_counter()
+
+    def skip(contender: Contender, n: int, reason: str) -> None:
+        if skipped is not None:
+            skipped.append({"algorithm": contender.name, "nodes": n, "reason": reason})
+        if progress:
+            progress(f"{contender.name:>16} n={n:<7} skipped: {reason}")
+
+    for n in sorted(sizes):
+        for contender in chosen:
             if n < contender.min_nodes:
                 continue
+            if contender.name in slow:
+                skip(contender, n, slow[contender.name])
+                continue
+            if deadline is not None and time.perf_counter() - began > deadline:
+                skip(contender, n, f"the run's time limit ({deadline:.0f} s) had passed")
+                continue
             start = time.perf_counter()
-            rows.append(measure(contender, n, int_keys, str_keys, budget))
+            try:
+                row = measure(contender, n, int_keys, str_keys, budget)
+            except (InvalidArgumentError, MemoryError) as error:
+                skip(contender, n, f"{type(error).__name__}: {error}")
+                slow[contender.name] = f"refused {n:,} nodes"
+                continue
+            elapsed = time.perf_counter() - start
+            row["row_seconds"] = elapsed
+            rows.append(row)
+            if elapsed > budget.row_seconds:
+                slow[contender.name] = (
+                    f"{n:,} nodes took {elapsed:.0f} s (limit {budget.row_seconds:g} s)"
+                )
             if progress:
-                progress(f"{contender.name:>16} n={n:<6} {time.perf_counter() - start:6.1f} s")
+                progress(f"{contender.name:>16} n={n:<7} {elapsed:6.1f} s")
+    order = {c.name: i for i, c in enumerate(CONTENDERS)}
+    rows.sort(key=lambda r: (order[r["algorithm"]], r["nodes"]))
     return rows
+
+
+def removal_curves(
+    budget: Budget,
+    algorithms: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    n_keys: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`removal_curve` of every registered contender (not Maglev's second series)."""
+    int_keys = sample_keys(n_keys or budget.curve_keys, seed=0)
+    str_keys = [f"key-{i}" for i in range(budget.scalar_max_keys)]
+    points: list[dict[str, Any]] = []
+    for contender in CONTENDERS:
+        if contender.min_nodes or (algorithms and contender.name not in algorithms):
+            continue
+        start = time.perf_counter()
+        points += removal_curve(contender, int_keys, str_keys, budget)
+        if progress:
+            progress(f"{contender.name:>16} removal curve {time.perf_counter() - start:6.1f} s")
+    return points
+
+
+DOCS_BEGIN = "<!-- compare_algorithms.py --docs: generated from here -->"
+DOCS_END = "<!-- compare_algorithms.py --docs: generated up to here -->"
+
+
+def report(document: dict[str, Any], figures: tuple[str, str]) -> str:
+    """The Markdown report of a run (what ``--docs`` writes into docs/algorithms.md)."""
+    rows, points = document["rows"], document["curves"]
+    lines = [
+        f"machine: {document['machine_line']}  ",
+        f"command: `{document['command']}`  ",
+        f"sizes: {', '.join(f'{n:,}' for n in document['sizes'])} nodes; "
+        f"{document['keys']:,} integer keys; {document['seconds'] / 60:.1f} minutes",
+        "",
+        "### Lookups, build, memory, balance and one join / one removal",
+        "",
+        markdown_table(rows),
+        "",
+        f"![placement algorithms compared]({figures[0]})",
+        "",
+        "### The research benchmark's balance, resize balance and monotonicity",
+        "",
+        research_table(rows),
+        "",
+    ]
+    if points:
+        nodes = points[0]["nodes"]
+        lines += [
+            f"### Incremental removal: 0-90 % of {nodes:,} nodes removed one by one",
+            "",
+            f"Batch lookups, ns/key (`lookup_many` on {_count(points[0]['keys'])} keys; "
+            "Rendezvous on fewer, see the JSON):",
+            "",
+            curve_table(points, "batch_ns"),
+            "",
+            "Scalar lookups, ns/key (`node_for` on str keys):",
+            "",
+            curve_table(points, "scalar_ns"),
+            "",
+            "Memory held:",
+            "",
+            curve_table(points, "memory_bytes"),
+            "",
+            f"![balance, resize balance and the removal curves]({figures[1]})",
+            "",
+        ]
+    if document["skipped"]:
+        lines += ["Not measured:", ""]
+        lines += [
+            f"- {s['algorithm']} at {s['nodes']:,} nodes: {s['reason']}"
+            for s in document["skipped"]
+        ]
+        lines.append("")
+    lines += ["How each column is measured:", ""]
+    lines += [f"- {note}" for note in document["notes"]]
+    return "\n".join(lines)
+
+
+def write_docs(document: dict[str, Any], docs: Path, out: Path) -> None:
+    """Replace the generated section of ``docs/algorithms.md`` and copy the figures there."""
+    import shutil
+
+    figures = ("algorithms.png", "algorithms-research.png")
+    shutil.copyfile(out / "compare.png", docs / figures[0])
+    if document["curves"]:
+        shutil.copyfile(out / "compare-research.png", docs / figures[1])
+    page = docs / "algorithms.md"
+    text = page.read_text()
+    if DOCS_BEGIN not in text or DOCS_END not in text:
+        raise SystemExit(f"{page} has no generated section ({DOCS_BEGIN!r} ... {DOCS_END!r})")
+    head, rest = text.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    page.write_text(f"{head}{DOCS_BEGIN}\n{report(document, figures)}\n{DOCS_END}{tail}")
+
+
+def render(document: dict[str, Any], out: Path) -> None:
+    """Write compare.csv, compare.json and the figures of a run to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(document["rows"], out / "compare.csv")
+    (out / "compare.json").write_text(json.dumps(document, indent=2, allow_nan=True) + "\n")
+    title = f"placement algorithms, {document['keys']:,} keys: {document['machine_line']}"
+    draw(document["rows"], out / "compare.png", title)
+    if document["curves"]:
+        draw_research(document["rows"], document["curves"], out / "compare-research.png", title)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -685,18 +1215,46 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="sizes 10,100 and 100k keys (CI smoke, < 20 s)"
+        "--quick",
+        action="store_true",
+        help="sizes 10,100, 100k keys, a 100-node removal curve (CI smoke, < 1 min)",
     )
-    parser.add_argument("--sizes", help="comma-separated cluster sizes (default 10,100,1000,10000)")
+    parser.add_argument(
+        "--sizes", help="comma-separated cluster sizes (default 10,100,...,1000000)"
+    )
     parser.add_argument("--keys", type=int, help="integer keys per batch (default 1,000,000)")
     parser.add_argument(
         "--algorithms",
         help="comma-separated subset of: " + ", ".join(c.name for c in CONTENDERS),
     )
     parser.add_argument("--out", default="results/compare", help="output directory")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="start no new row after this many minutes (the rest is listed as not measured)",
+    )
+    parser.add_argument("--no-curves", action="store_true", help="skip the removal curves")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="also write the report into docs/algorithms.md and its figures into docs/",
+    )
+    parser.add_argument(
+        "--from-json",
+        help="render (and with --docs, document) a saved compare.json instead of measuring",
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    if args.from_json:
+        document = json.loads(Path(args.from_json).read_text())
+        render(document, out)
+        if args.docs:
+            write_docs(document, docs, out)
+        print(report(document, ("compare.png", "compare-research.png")))
+        return 0
 
-    sizes = [10, 100] if args.quick else [10, 100, 1_000, 10_000]
+    sizes = [10, 100] if args.quick else [10, 100, 1_000, 10_000, 100_000, 1_000_000]
     if args.sizes:
         try:
             sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
@@ -717,43 +1275,47 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/compare_algorithms.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
-    info = machine()
     header = machine_line()
-    print(f"# Placement algorithms compared\n\nmachine: {header}\ncommand: `{command.strip()}`\n")
+    print("# Placement algorithms compared\n")
     sys.stdout.flush()
 
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     started = time.perf_counter()
-    rows = run(
-        sizes,
-        n_keys,
-        budget,
-        algorithms,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    curves = [] if args.no_curves else removal_curves(budget, algorithms, progress)
+    skipped: list[dict[str, Any]] = []
+    deadline = None
+    if args.max_minutes is not None:
+        deadline = args.max_minutes * 60 - (time.perf_counter() - started)
+    rows = run(sizes, n_keys, budget, algorithms, progress, skipped, deadline)
     elapsed = time.perf_counter() - started
 
-    print(markdown_table(rows))
-    print()
-    for note in NOTES:
-        print(f"- {note}")
-    print(f"\ntotal {elapsed:.1f} s")
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out / "compare.csv")
     document = {
-        "machine": info,
+        "machine": machine(),
+        "machine_line": header,
         "command": command.strip(),
         "sizes": sizes,
         "keys": n_keys,
         "seconds": elapsed,
         "notes": list(NOTES),
         "rows": rows,
+        "curves": curves,
+        "skipped": skipped,
     }
-    (out / "compare.json").write_text(json.dumps(document, indent=2, allow_nan=True) + "\n")
-    draw(rows, out / "compare.png", f"placement algorithms, {n_keys:,} keys: {header}")
-    print(f"wrote {out / 'compare.csv'}, {out / 'compare.json'}, {out / 'compare.png'}")
-    return 0
+    render(document, out)
+    if args.docs:
+        write_docs(document, docs, out)
+    print(report(document, ("compare.png", "compare-research.png")))
+    print(f"\nwrote {out / 'compare.csv'}, {out / 'compare.json'} and the figures")
+    broken = [r for r in rows if r["mono_violation"]]
+    for r in broken:
+        print(
+            f"MONOTONICITY BROKEN: {r['algorithm']} at {r['nodes']:,} nodes moved "
+            f"{r['mono_remove']:.3%} / {r['mono_restore']:.3%} of the keys between survivors",
+            file=sys.stderr,
+        )
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

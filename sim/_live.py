@@ -817,12 +817,17 @@ def _recovery(config: Scenario, names: list[str], timeline: list[dict[str, Any]]
                     failures += 1
                     last_failure = a[3] if last_failure is None else max(last_failure, a[3])
         converged = _view_convergence(views, node, out_from, until, timeline, exclude=True)
+        # A graceful stop announced its leave before it went down (``out_from``): views that
+        # dropped it then had nothing left to detect when it went down, which is 0 s after
+        # the down, as the simulator counts an announced leave, never a negative time.
         rec = {
-            "detection": None if detected is None else detected - start,
-            "server_detection": None if server_detected is None else server_detected - start,
-            "client_detection": None if client_detected is None else client_detected - start,
+            "detection": None if detected is None else max(0.0, detected - start),
+            "server_detection": None if server_detected is None
+            else max(0.0, server_detected - start),
+            "client_detection": None if client_detected is None
+            else max(0.0, client_detected - start),
             "client_convergence": 0.0 if last_sent is None else last_sent - start,
-            "view_convergence": None if converged is None else converged - start,
+            "view_convergence": None if converged is None else max(0.0, converged - start),
             "last_failure": None if last_failure is None else last_failure - start,
             "failures": failures,
         }

@@ -472,12 +472,15 @@ class Validation:
         """Every metric that both worlds have agrees (and some live run was valid)."""
         return bool(self.live) and all(v.agrees is not False for v in self.verdicts)
 
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        """The table's rows as text: metric, simulated, live, tolerance, verdict."""
+        return [(v.metric.label, _estimate_text(v.simulated, v.metric),
+                 _estimate_text(v.live, v.metric), v.metric.describe_tolerance(),
+                 v.verdict + _statistic_text(v)) for v in self.verdicts]
+
     def table(self) -> str:
         """The side-by-side table, tolerance before verdict."""
-        rows = [("metric", "simulated", "live", "tolerance", "verdict")]
-        rows.extend((v.metric.label, _estimate_text(v.simulated, v.metric),
-                     _estimate_text(v.live, v.metric), v.metric.describe_tolerance(),
-                     v.verdict + _statistic_text(v)) for v in self.verdicts)
+        rows = [("metric", "simulated", "live", "tolerance", "verdict"), *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [f"validate {self.scenario.name}: {len(self.simulated)} simulated seeds, "
                  f"{len(self.live)} live runs"

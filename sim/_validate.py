@@ -39,6 +39,9 @@
      live run against the simulated run of the same seed, summed over the pairs; they agree
      when p >= 0.001 (the 99.9 % level).
 
+With a single live run (or every other one invalid), the live value has no interval of its
+own; the interval one run gets is then the simulated seeds' spread (``t * sd`` of the seeds).
+
 A live run whose generator fell behind (``summary["live"]["valid"]`` false) is not a
 result: it is left out of the live estimates and counted in ``invalid_runs``.
 """
@@ -57,7 +60,7 @@ import numpy as np
 from sim._config import Scenario
 from sim._run import RunResult, run, scenario_dict
 from sim._scenario import ScenarioError, load_scenario, normalise_overrides
-from sim._stats import Estimate, estimate
+from sim._stats import Estimate, estimate, t_critical
 
 __all__ = [
     "CALIBRATION_DURATION",
@@ -371,12 +374,18 @@ def judge(metric: Metric, simulated: Sequence[float | None],
     if not sim_values or not live_values:
         which = "simulated" if not sim_values else "live"
         return Verdict(metric, s, v, False, note=f"no {which} value")
+    live_half = _half(v)
+    if v.n == 1 and s.n >= 2:
+        # One live run has no spread of its own: one run's spread is the seeds' (the
+        # interval a single simulated run would get).
+        live_half = t_critical(s.n - 1) * s.sd
     if metric.rule == "overlap":
-        overlap = s.mean - _half(s) <= v.mean + _half(v) and v.mean - _half(v) <= s.mean + _half(s)
+        overlap = (s.mean - _half(s) <= v.mean + live_half
+                   and v.mean - live_half <= s.mean + _half(s))
         return Verdict(metric, s, v, overlap)
     difference = s.mean - v.mean
     # Welch's interval of the difference, each side's own t half-width combined.
-    slack = math.hypot(_half(s), _half(v))
+    slack = math.hypot(_half(s), live_half)
     band = metric.tolerance * abs(v.mean)
     relative = difference / v.mean if v.mean else (0.0 if difference == 0 else math.inf)
     return Verdict(metric, s, v, abs(difference) - slack <= band, statistic=relative)

@@ -76,7 +76,7 @@ def test_the_calibrated_mean_overhead_matches_the_measured_one() -> None:
     c = fit_calibration(decomposition)
     assert 400 * 2 * c.hop_mean + 1000 * 4 * c.hop_mean == pytest.approx(
         400 * 0.009 + 1000 * 0.0145)
-    assert 0 <= c.delay and 0 <= c.jitter <= c.hop_mean
+    assert c.delay >= 0 and 0 <= c.jitter <= c.hop_mean
 
 
 def test_calibration_refuses_too_few_requests() -> None:
@@ -115,7 +115,14 @@ def test_overlap_metrics_agree_when_the_intervals_overlap() -> None:
     assert judge(OVERLAP, [10, 12, 14], [13, 15]).agrees
     assert not judge(OVERLAP, [10, 10.5, 11], [20, 21, 19]).agrees
     assert judge(OVERLAP, [0, 0, 0], [0]).agrees
-    assert not judge(OVERLAP, [0, 0, 0], [3]).agrees  # one live run: its value, no interval
+    assert not judge(OVERLAP, [0, 0, 0], [3]).agrees  # one live run, seeds without spread
+
+
+def test_one_live_run_gets_the_interval_of_one_simulated_run() -> None:
+    simulated = [0.020, 0.030, 0.040, 0.050, 0.060]  # sd 0.0158, t(4) = 2.78: +-0.044
+    assert judge(RELATIVE, simulated, [0.080]).agrees
+    assert not judge(RELATIVE, simulated, [0.200]).agrees
+    assert judge(OVERLAP, simulated, [0.080]).agrees
 
 
 def test_a_metric_only_one_world_has_disagrees_and_one_neither_has_is_not_judged() -> None:

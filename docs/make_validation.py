@@ -38,7 +38,9 @@ SCENARIOS = ("validate-steady", "validate-crash", "validate-hang", "validate-rol
 def _section(name: str, result: Validation, wall: float, load: tuple[float, ...]) -> str:
     lines = [f"{MARK}{name} -->", f"### `{name}`", "",
              f"{result.scenario.description}. Load average before: "
-             f"{load[0]:.1f}; {wall:.0f} s wall.", "",
+             f"{load[0]:.1f}; {wall:.0f} s wall; {len(result.live)} valid live runs"
+             + (f" ({result.invalid_runs} invalid: the generator fell behind)"
+                if result.invalid_runs else "") + ".", "",
              f"Calibrated: {result.calibration.describe()}.", "",
              "| metric | simulated | live | tolerance | verdict |", "|---|---|---|---|---|"]
     lines.extend("| " + " | ".join(cells) + " |" for cells in result.rows())

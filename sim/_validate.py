@@ -556,14 +556,19 @@ class Validation:
                 series = mean_series(results, name, rate=False) * 1000
                 axes[2].plot(time[: len(series)], series, drawstyle="steps-pre", color=colour,
                              ls=style, label=f"{label} {name[-3:]}")
+        servers = self.scenario.cluster.servers
         for ax in axes:
             for fault in self.scenario.faults:
                 ax.axvline(fault.at, color="tab:red", lw=0.8, ls=":")
+                for outage in fault.outages(servers):
+                    ax.axvspan(outage.start, min(outage.end, self.scenario.duration),
+                               color="tab:red", alpha=0.08, lw=0)
         axes[0].set_ylabel("succeeded / s")
         axes[1].set_ylabel("failed / s")
         axes[2].set_ylabel("latency (ms)")
         axes[2].set_yscale("log")
-        axes[2].set_xlabel("time (s); dotted: fault times")
+        axes[2].set_xlabel("time (s); dotted: each fault's time; shaded: a server out of "
+                           "service (as scheduled)")
         axes[0].legend(fontsize="small", loc="lower left")
         axes[2].legend(fontsize="small", ncol=2, loc="upper left")
         axes[0].set_title(f"{self.scenario.name}: simulated (mean of {len(self.simulated)} "

@@ -167,7 +167,10 @@ def _welch_half_width(xs: Sequence[float], ys: Sequence[float]) -> float:
     se2 = vx + vy
     if se2 == 0:
         return 0.0
-    df = se2**2 / (vx**2 / (len(xs) - 1) + vy**2 / (len(ys) - 1))
+    # Welch-Satterthwaite, written with the variance shares so it cannot underflow: tiny
+    # variances (1e-112 squared is 0.0 in floats) would otherwise divide by zero.
+    share_x, share_y = vx / se2, vy / se2
+    df = 1.0 / (share_x**2 / (len(xs) - 1) + share_y**2 / (len(ys) - 1))
     return t_critical(max(1, math.floor(df))) * math.sqrt(se2)
 
 

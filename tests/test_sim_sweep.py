@@ -497,3 +497,11 @@ def test_a_sweep_reports_steady_state_metrics_after_warmup() -> None:
     assert result.estimate(0, "requests.after_warmup.success_ratio").n == 2
     with pytest.raises(ScenarioError, match=r"metrics\.warmup must be"):
         sweep("steady", overrides=[*TINY, "metrics.warmup=-1"])
+
+
+def test_welch_half_width_survives_variances_whose_squares_underflow() -> None:
+    # 3.2e-112 squared is 0.0 in floats: the degrees of freedom must not divide by it.
+    from sim._stats import paired_difference
+
+    d = paired_difference([0.0, 0.0], [0.0, 3.2e-112])
+    assert math.isfinite(d.unpaired_half_width) and d.unpaired_half_width > 0

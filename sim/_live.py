@@ -38,6 +38,11 @@ Limits (:data:`LIMITS`): the largest cluster and request rate this machine susta
 the generator falling behind; a scenario beyond them is refused with one line. A run whose
 generator started requests later than :data:`MAX_LAG` (p99 of the lag) is marked invalid
 (``summary["live"]["valid"]``), not reported as a result.
+
+Calibration data: ``summary["live"]["decomposition"]`` (:func:`latency_decomposition`) splits
+the latency of the requests finished before the first fault into the serving server's wait,
+its service as it took, and the overhead the simulator models as hops; :mod:`sim._validate`
+fits the model's network and service settings to it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@
      loop's overhead): a lognormal with the observed first two moments;
    * ``network.delay`` and ``network.jitter`` (one hop = delay + an exponential of mean
      jitter) by the method of moments: the mean per hop is the total overhead over the total
-     hop count (so the model's mean latency matches the calibration run's by construction),
+     hop count (so the model's mean latency matches the calibration data's by construction),
      the jitter is the standard deviation per hop (a sum of ``h`` independent hops has
      variance ``h * jitter**2``; pooled over both hop counts), capped at the mean, and the
      delay is the rest.

@@ -195,7 +195,8 @@ def compare_with_simpy(overrides: list[str], seeds: int, variant: str = "gracefu
         equal &= ok
         print(f"  {metric:<24}{statistics.mean(a):12.5g}{statistics.mean(b):12.5g}{t:8.2f}"
               f"{paired_t(a, b):10.2f}{'' if ok else '  DIFFERS'}")
-    print(f"  statistically equal (all |t| < 3): {'yes' if equal else 'no'}")
+    print(f"  statistically equal (all |t| < 3): {'yes' if equal else 'no'}"
+          f"{'' if seeds >= 8 else f' ({seeds} seeds: a smoke test, too few for a verdict)'}")
     return equal
 
 

@@ -1,20 +1,35 @@
 """Every placement algorithm of ``consistent``, side by side, on the same keys in one run.
 
-Issue "The placement-algorithm family under one protocol": one command measures each
-algorithm at each cluster size and prints a Markdown table; it also writes ``compare.csv``,
-``compare.json`` and ``compare.png`` (a 2x2 figure) to ``--out``.
+One command measures each algorithm at each cluster size, as the research benchmark
+(java-consistent-hashing-algorithms) does: memory, build time, resize time (one join, one
+removal), lookup time (scalar and batch), balance (peak-to-mean and CV), resize balance,
+monotonicity, and the incremental-removal curves (lookups and memory as 0-90 % of 1,000
+nodes leave). It prints Markdown tables and writes ``compare.csv``, ``compare.json``,
+``compare.png`` and ``compare-research.png`` (2x2 figures) to ``--out``; ``--docs`` also
+replaces the generated section of ``docs/algorithms.md`` and its figures. It exits 1 if an
+algorithm that promises minimal movement moved a key between surviving nodes.
 
-    python benchmarks/compare_algorithms.py                 # sizes 10..10,000, 1M keys
+    python benchmarks/compare_algorithms.py --docs --max-minutes 35   # the docs' run
+    python benchmarks/compare_algorithms.py                 # sizes 10..10**6, 1M keys
     python benchmarks/compare_algorithms.py --quick         # CI smoke: 10 and 100, 100k keys
     python benchmarks/compare_algorithms.py --sizes 10,100,1000 --keys 500000 --out DIR
+    python benchmarks/compare_algorithms.py --from-json results/compare/compare.json --docs
+
+Sizes run smallest first for every algorithm; a size is skipped (and listed) where the
+structure refuses it (``LimitExceededError``: HashRing's 10**7 points, Maglev's 2**22
+table), where the algorithm's previous size took longer than the budget's ``row_seconds``,
+or past ``--max-minutes``. The research measures (resize balance, monotonicity) apply
+many membership changes one by one and are skipped where the measured change time says
+they would exceed ``resize_seconds``.
 
 Algorithms: every entry of ``consistent.ALGORITHMS``, built with those of the options
 vnodes=160, table_size=65537 (Maglev; at 1,000+ nodes a second series with the paper's
-recommended M > 100 N, the next prime), probes=21 and eps=0.25 that its class declares, all
-with the default xxh3 key hash. The class's facts choose the method: how peak-to-mean is
-measured (exact ownership, counted over keys, or a stateful algorithm's loads) and which
-node a removal takes.
-Removal takes the middle node (JumpHash: the last, the only one it can remove).
+recommended M > 100 N, the next prime), probes=21 and eps=0.25 that its class declares
+(AnchorHash: capacity 2 n), all with the default xxh3 key hash. The class's facts choose
+the method: how peak-to-mean is measured (exact ownership, counted over keys, or a
+stateful algorithm's loads) and which node a removal takes.
+Removal takes the middle node (an append-only algorithm, ``removes_any_node = False``:
+the last, the only one it can remove).
 
 Method (every row uses the same seeded keys; a row that uses fewer says so in ``keys``):
 
@@ -52,7 +67,8 @@ Method (every row uses the same seeded keys; a row that uses fewer says so in ``
   median of repeats. BoundedLoadRing's remove re-places the leaving node's assigned items.
 
 BoundedLoadRing's scalar and batch lookups run with no item assigned (each key judged
-alone, where it would go now). Timings on a shared machine are noisy: compare medians
+alone, where it would go now). The research benchmark's measures are defined in ``NOTES``
+(printed under the tables). Timings on a shared machine are noisy: compare medians
 across runs before reading much into a difference under about 2x.
 """
 
@@ -61,6 +77,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import dataclasses
 import gc
 import json
 import math
@@ -1001,8 +1018,9 @@ NOTES = (
     "keys for every row; batch ns/key uses all of them except for Rendezvous (O(n) per key, "
     f"capped at {RENDEZVOUS_PAIRS:.0e} key-node pairs). BoundedLoadRing replays assign on a "
     "prefix (one Python call per key).",
-    "memory: sys.getsizeof (HashRing implements __sizeof__); † = tracemalloc, the allocation "
-    "held after building (the build's peak is in the CSV); ‡ = tracemalloc of copy.deepcopy of the "
+    "memory: sys.getsizeof (HashRing, Maglev implement __sizeof__); † = tracemalloc, the "
+    "allocation held after building (the build's peak is in the CSV); ‡ = tracemalloc of "
+    "copy.deepcopy of the "
     f"structure, for builds slower than {TRACE_BUILD_LIMIT:g} s (tracing them takes ~10x "
     "longer; a deep copy shares immutable ints, so it reads low). Node-name strings not "
     "counted.",
@@ -1012,7 +1030,8 @@ NOTES = (
     "after assigning every key. floor = peak/mean a perfectly uniform placement shows on as "
     "many keys (sampling noise).",
     "move: moved / optimal (share of the node that joined or left). Removal takes the middle "
-    "node, JumpHash its last bucket. exact = HashRing.movement_to; keys = counted over the "
+    "node; the append-only algorithms (JumpHash, FlipHash, JumpBackHash, PowerCH, "
+    "BinomialHash) their last. exact = HashRing.movement_to; keys = counted over the "
     "keys; replay = BoundedLoadRing keys re-assigned on the changed membership.",
     f"Maglev uses M={MAGLEV_TABLE}; the paper recommends M > 100 N (a prime) for balance, "
     "shown as 'Maglev M>100N' where 65537 falls short (1,000+ nodes). Movement needs far more "
@@ -1199,6 +1218,27 @@ def write_docs(document: dict[str, Any], docs: Path, out: Path) -> None:
     page.write_text(f"{head}{DOCS_BEGIN}\n{report(document, figures)}\n{DOCS_END}{tail}")
 
 
+def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """One document from several runs: rows of later runs replace the same (algorithm, size)."""
+    merged = dict(documents[0])
+    rows = {(r["algorithm"], r["nodes"]): r for r in merged["rows"]}
+    for document in documents[1:]:
+        rows.update({(r["algorithm"], r["nodes"]): r for r in document["rows"]})
+        merged["curves"] = merged["curves"] or document["curves"]
+        merged["command"] += f"`, then `{document['command']}"
+        merged["seconds"] += document["seconds"]
+        merged["sizes"] = sorted(set(merged["sizes"]) | set(document["sizes"]))
+    order = {c.name: i for i, c in enumerate(CONTENDERS)}
+    merged["rows"] = sorted(rows.values(), key=lambda r: (order[r["algorithm"]], r["nodes"]))
+    # The latest reason for each (algorithm, size) still not measured, in the table's order.
+    skipped = {(s["algorithm"], s["nodes"]): s for d in documents for s in d["skipped"]}
+    merged["skipped"] = sorted(
+        (s for key, s in skipped.items() if key not in rows),
+        key=lambda s: (order[s["algorithm"]], s["nodes"]),
+    )
+    return merged
+
+
 def render(document: dict[str, Any], out: Path) -> None:
     """Write compare.csv, compare.json and the figures of a run to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -1233,6 +1273,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="start no new row after this many minutes (the rest is listed as not measured)",
     )
+    parser.add_argument(
+        "--row-seconds",
+        type=float,
+        help="skip an algorithm's larger sizes once a row took longer than this (default 30)",
+    )
     parser.add_argument("--no-curves", action="store_true", help="skip the removal curves")
     parser.add_argument(
         "--docs",
@@ -1241,13 +1286,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--from-json",
-        help="render (and with --docs, document) a saved compare.json instead of measuring",
+        help="render (and with --docs, document) saved compare.json files instead of "
+        "measuring; several (comma-separated) are merged, later rows replacing earlier ones",
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
     docs = Path(__file__).resolve().parent.parent / "docs"
     if args.from_json:
-        document = json.loads(Path(args.from_json).read_text())
+        document = merge([json.loads(Path(f).read_text()) for f in args.from_json.split(",")])
+        document["notes"] = list(NOTES)  # the harness's current wording of its method
         render(document, out)
         if args.docs:
             write_docs(document, docs, out)
@@ -1272,6 +1319,8 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown algorithm(s) {sorted(set(algorithms) - known)}; known: {sorted(known)}"
         )
     budget = QUICK if args.quick else FULL
+    if args.row_seconds is not None:
+        budget = dataclasses.replace(budget, row_seconds=args.row_seconds)
     command = "python benchmarks/compare_algorithms.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )

@@ -120,6 +120,8 @@ MAGLEV_TABLE = 65537
 TRACE_BUILD_LIMIT = 1.0
 # The peak-to-mean panel's y axis stops here; rows above it are labelled at the edge.
 P2M_PLOT_MAX = 2.0
+# ... and leaves out peak-to-mean counted over fewer keys a node than this (sampling noise).
+P2M_MIN_KEYS_PER_NODE = 50
 # Rendezvous scores every node for every key: rows use at most this many (key, node) pairs.
 RENDEZVOUS_PAIRS = 500_000_000
 JOINER = "joiner"
@@ -850,6 +852,12 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(records)
 
 
+def _p2m_plotted(row: dict[str, Any]) -> bool:
+    """Whether the peak-to-mean panel shows a row (exact, or counted over enough keys)."""
+    exact = row["p2m_method"] == "exact"
+    return exact or row["p2m_keys_count"] >= P2M_MIN_KEYS_PER_NODE * row["nodes"]
+
+
 def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
 
@@ -877,6 +885,11 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                 v = r[key]
                 return float(v["median"] if isinstance(v, dict) else v)
 
+            if column == "p2m":
+                # Counted over fewer than P2M_MIN_KEYS_PER_NODE keys a node, peak-to-mean is
+                # sampling noise (10 and 1 keys a node at 10**5 and 10**6): left out.
+                mine = [r for r in mine if _p2m_plotted(r)]
+                sizes = [r["nodes"] for r in mine]
             ax.plot(sizes, [value(r, column) for r in mine], **style)
             if column == "move_join":
                 ax.plot(
@@ -906,7 +919,8 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         elif column == "p2m":
             # The floor of the rows that counted the most keys (the full batch).
             counted = sorted(
-                (r for r in rows if r["p2m_method"] == "keys"), key=lambda r: r["p2m_keys_count"]
+                (r for r in rows if r["p2m_method"] == "keys" and _p2m_plotted(r)),
+                key=lambda r: r["p2m_keys_count"],
             )
             floor = {r["nodes"]: r["p2m_floor"] for r in counted}
             if floor:
@@ -921,10 +935,11 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                 ax.legend(handles=[floor_line], loc="upper left", fontsize="small")
             # A row counted over few keys (rendezvous at 10,000 nodes) is mostly sampling
             # noise: clip it at the top edge and print its value, so it cannot squash the rest.
-            top = max(r["p2m"] for r in rows)
+            plotted = [r for r in rows if _p2m_plotted(r)]
+            top = max((r["p2m"] for r in plotted), default=1.0)
             if top > P2M_PLOT_MAX:
                 ax.set_ylim(top=P2M_PLOT_MAX)
-                for r in rows:
+                for r in plotted:
                     if r["p2m"] > P2M_PLOT_MAX:
                         ax.annotate(
                             f"{r['algorithm']} {r['p2m']:.2f} ({_count(r['keys'])} keys)",
@@ -934,7 +949,10 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                             ha="right",
                             fontsize="small",
                         )
-            ax.set_title("peak-to-mean (exact where the algorithm gives it, else over the keys)")
+            ax.set_title(
+                "peak-to-mean (exact where the algorithm gives it, else over the keys;\n"
+                f"counted rows with at least {P2M_MIN_KEYS_PER_NODE} keys a node)"
+            )
         else:
             ax.set_title(label)
     handles, labels = axes.flat[0].get_legend_handles_labels()

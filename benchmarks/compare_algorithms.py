@@ -1285,7 +1285,11 @@ def main(argv: list[str] | None = None) -> int:
         "--algorithms",
         help="comma-separated subset of: " + ", ".join(c.name for c in CONTENDERS),
     )
-    parser.add_argument("--out", default="results/compare", help="output directory")
+    parser.add_argument(
+        "--out",
+        help="output directory (default results/compare; with --from-json "
+        "results/compare-merged, so the inputs are never overwritten)",
+    )
     parser.add_argument(
         "--max-minutes",
         type=float,
@@ -1308,7 +1312,7 @@ def main(argv: list[str] | None = None) -> int:
         "measuring; several (comma-separated) are merged, later rows replacing earlier ones",
     )
     args = parser.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out or ("results/compare-merged" if args.from_json else "results/compare"))
     docs = Path(__file__).resolve().parent.parent / "docs"
     if args.from_json:
         document = merge([json.loads(Path(f).read_text()) for f in args.from_json.split(",")])

@@ -530,13 +530,15 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _cmd_list(out: IO[str]) -> int:
+    scenarios = list_scenarios()
+    width = max(16, *(len(name) for name in scenarios), *(len(name) for name in ALGORITHMS))
     out.write("scenarios:\n")
-    for name, description in list_scenarios().items():
+    for name, description in scenarios.items():
         marker = " (default)" if name == DEFAULT_SCENARIO else ""
-        out.write(f"  {name:<16} {description}{marker}\n")
+        out.write(f"  {name:<{width}} {description}{marker}\n")
     out.write("placement algorithms:\n")
     for name, algorithm in ALGORITHMS.items():
-        out.write(f"  {name:<16} {algorithm.description}\n")
+        out.write(f"  {name:<{width}} {algorithm.description}\n")
     return 0
 
 

@@ -199,9 +199,10 @@ def _parser() -> _Parser:
 
     p_val = sub.add_parser(
         "validate", help="the simulator against the live cluster, metric by metric",
-        description="Calibrate the model from a short no-fault live run (per-hop overhead and "
-                    "service-time shape), run the scenario simulated over --seeds seeds and "
-                    "live --runs times, and print per metric: simulated mean ± 95%% CI, live "
+        description="Calibrate the model from a short no-fault live run and each live run's "
+                    "stretch before its first fault (per-hop overhead and service-time "
+                    "shape), run the scenario simulated over --seeds seeds and "
+                    "live --runs times, and print per metric: simulated mean ± 95 % CI, live "
                     "mean ± CI, the tolerance and a verdict (docs/validation.md). Exit status: "
                     "0 when every metric agrees; 1 when one does not; 2 on a usage or "
                     "scenario error.")

@@ -336,10 +336,13 @@ class Recorder(Observer):
         self._open[node] = record
         self._rejoining.pop(node, None)
         self._down[node] = True
-        if kind == "decommission":
-            # Announced before it stopped: everyone was told, nothing had to be detected.
+        if kind == "decommission" or model.servers[node].leaving:
+            # Announced before it stopped (a decommission or a graceful restart): everyone
+            # was told, nothing had to be detected; views that dropped it before the stop
+            # have converged by the stop.
             record.detected_at = record.server_detected_at = now
             record.views_converged_at = now if self._views_exclude(node) else None
+        if kind == "decommission":
             self._recompute_replicas()
         self._update_availability(now)
         self._set_live(now, kind, node)

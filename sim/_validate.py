@@ -82,6 +82,10 @@ __all__ = [
 
 TOLERANCE = 0.2
 """Relative tolerance of latency percentiles and recovery times (issue 11, item 8)."""
+TIME_FLOOR = 0.010
+"""Absolute floor under the relative tolerance of recovery times, in seconds: a time that is
+0 in the model (an announced leave needs no detecting) is a few milliseconds live, the
+scheduling jitter of processes on this machine, which no relative band can absorb."""
 
 SHARE_LEVEL = 0.001
 """Served shares agree unless the chi-square test rejects at this level (99.9 %)."""
@@ -104,6 +108,8 @@ class Metric:
     rule: str
     tolerance: float = 0.0
     unit: str = ""
+    #: ``relative`` only: the band is never narrower than this (in the metric's unit).
+    floor: float = 0.0
 
     def value(self, summary: Mapping[str, Any]) -> float | None:
         """The metric in one run's summary (None when the run has none)."""
@@ -119,6 +125,8 @@ class Metric:
         if self.rule == "overlap":
             return "95% CIs overlap"
         if self.rule == "relative":
+            if self.floor:
+                return f"within {self.tolerance * 100:g}% or {self.floor * 1e3:g} ms"
             return f"within {self.tolerance * 100:g}%"
         return f"chi2 p >= {self.tolerance:g}"
 
@@ -128,10 +136,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("requests.failed", "failed requests", "overlap"),
     Metric("latency.p50", "latency p50", "relative", TOLERANCE, "s"),
     Metric("latency.p99", "latency p99", "relative", TOLERANCE, "s"),
-    Metric("recovery.detection.mean", "detection", "relative", TOLERANCE, "s"),
-    Metric("recovery.view_convergence.mean", "view convergence", "relative", TOLERANCE, "s"),
+    Metric("recovery.detection.mean", "detection", "relative", TOLERANCE, "s", TIME_FLOOR),
+    Metric("recovery.view_convergence.mean", "view convergence", "relative", TOLERANCE, "s",
+           TIME_FLOOR),
     Metric("recovery.client_convergence.mean", "client convergence", "relative", TOLERANCE,
-           "s"),
+           "s", TIME_FLOOR),
     Metric("load.served_share", "served shares", "shares", SHARE_LEVEL),
 )
 """The metrics :func:`validate` compares, in the order it prints them."""
@@ -386,7 +395,7 @@ def judge(metric: Metric, simulated: Sequence[float | None],
     difference = s.mean - v.mean
     # Welch's interval of the difference, each side's own t half-width combined.
     slack = math.hypot(_half(s), live_half)
-    band = metric.tolerance * abs(v.mean)
+    band = max(metric.tolerance * abs(v.mean), metric.floor)
     relative = difference / v.mean if v.mean else (0.0 if difference == 0 else math.inf)
     return Verdict(metric, s, v, abs(difference) - slack <= band, statistic=relative)
 

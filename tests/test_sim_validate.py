@@ -283,3 +283,14 @@ def test_a_short_validation_end_to_end() -> None:
         assert by_key["recovery.detection.mean"].agrees is not None
         p50 = by_key["latency.p50"]
         assert 0.5 < p50.simulated.mean / p50.live.mean < 2.0
+
+
+def test_recovery_times_near_zero_are_judged_against_an_absolute_floor() -> None:
+    from sim._validate import METRICS, judge
+
+    view = next(m for m in METRICS if m.key == "recovery.view_convergence.mean")
+    # An announced leave: 0 in the model, a few ms of process scheduling live.
+    assert judge(view, [0.0, 0.0, 0.0], [0.004, 0.005, 0.0045]).agrees
+    # Beyond the floor and 20 %, it still disagrees.
+    assert not judge(view, [0.0, 0.0, 0.0], [0.050, 0.051, 0.049]).agrees
+    assert "10 ms" in view.describe_tolerance()

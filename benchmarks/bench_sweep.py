@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny runs, once")
     parser.add_argument("--repeat", type=int, default=3, help="repeats of each timing")
-    parser.add_argument("--duration", type=float, default=30.0,
+    parser.add_argument("--duration", type=float, default=120.0,
                         help="simulated seconds of each run of the 16-run grid")
     parser.add_argument("--workers", type=int, default=cores(),
                         help="workers (default: one per core)")

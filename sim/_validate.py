@@ -7,7 +7,7 @@
    run of the validation (the machine is shared and its speed drifts from run to run; those
    stretches are no-fault runs measured under the same load as the faults that follow them;
    :func:`pool_decompositions`). The live runner splits the latency of those requests
-   (:func:`sim._live.latency_decomposition`, requests matched to the server that served them
+   (:func:`sim._live_logs.latency_decomposition`, requests matched to the server that served them
    by an id header) into the serving server's wait, its service as it took, and the rest --
    everything the simulator models as network hops: two hops for a request its entry served,
    four for one the entry forwarded to the key's home. :func:`fit_calibration` turns that

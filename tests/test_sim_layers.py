@@ -29,7 +29,7 @@ LAYERS: tuple[str, ...] = (
     # are written, their result, the sweep itself
     "report", "_run", "_stats", "_executors", "_sweep_format", "_sweep_result", "_sweep",
     # the live twin: a server process, a client process, the runner that merges their logs
-    "_live_server", "_live_client", "_live",
+    "_live_server", "_live_client", "_live_logs", "_live",
     # validation: calibrate from a live run, compare simulated and live runs metric by metric
     "_validate",
     # the command line

@@ -871,6 +871,10 @@ def test_every_pool_argument_error_is_a_consistent_error() -> None:
 class FixedDraw(random.Random):
     """``random()`` returns the given values in turn (then repeats the last)."""
 
+    def __new__(cls, *values: float) -> FixedDraw:
+        # Python 3.10's Random.__new__ takes at most one argument (a seed).
+        return super().__new__(cls)
+
     def __init__(self, *values: float) -> None:
         super().__init__(0)
         self.values = list(values)

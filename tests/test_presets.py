@@ -34,6 +34,10 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "pool.md"
 class Replayed(random.Random):
     """A Random whose ``random()`` returns recorded draws, in order."""
 
+    def __new__(cls, draws: list[float]) -> Replayed:
+        # Python 3.10's Random.__new__ would seed itself with ``draws``.
+        return super().__new__(cls)
+
     def __init__(self, draws: list[float]) -> None:
         super().__init__(0)
         self._draws: Iterator[float] = iter(draws)

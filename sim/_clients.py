@@ -14,6 +14,7 @@ Clients learn of joins and leaves through discovery, within ``client_discovery_d
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 
 import consistent
@@ -97,7 +98,7 @@ class Clients:
             jitter=config.health_check_jitter,
         )
         endpoints = self.cluster.names[: self.scenario.cluster.servers]
-        observer = _PoolObserver(self, index)
+        observer = functools.partial(self.pool_event, index)
         if config.preset != "none":
             pool = consistent.Pool.preset(config.preset, endpoints, rng=rng,
                                           observer=observer)
@@ -253,15 +254,3 @@ class Clients:
             client.pool.remove(endpoint, self.engine.now)
         client.probing.discard(endpoint)
 
-
-class _PoolObserver:
-    """Delivers one client's pool transitions to :meth:`Clients.pool_event`."""
-
-    __slots__ = ("client", "clients")
-
-    def __init__(self, clients: Clients, client: int) -> None:
-        self.clients = clients
-        self.client = client
-
-    def __call__(self, event: consistent.PoolEvent) -> None:
-        self.clients.pool_event(self.client, event)

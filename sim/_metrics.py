@@ -336,7 +336,7 @@ class Recorder(Observer):
         self._open[node] = record
         self._rejoining.pop(node, None)
         self._down[node] = True
-        if kind == "decommission" or model.servers[node].leaving:
+        if model.servers[node].leaving:
             # Announced before it stopped (a decommission or a graceful restart): everyone
             # was told, nothing had to be detected; views that dropped it before the stop
             # have converged by the stop.

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import array
 from collections import deque
+from collections.abc import Collection
 from heapq import heappush
 from typing import Any
 
@@ -293,7 +294,7 @@ class RequestPath:
         else:
             home = server.homes[attempt.key]
             if server.suspects and home in server.suspects:
-                fill_in = self._first_unsuspected(server, attempt)
+                fill_in = self._next_replica(server, attempt.key, ())
                 if fill_in == -2:
                     # Every replica is suspect: answer at once, nothing is worth trying.
                     attempt.home = home
@@ -318,11 +319,14 @@ class RequestPath:
         attempt.home_at = arrives
         heappush(self._heap, (arrives, self._seq(), self._at_home, attempt))
 
-    def _first_unsuspected(self, server: Server, attempt: Attempt) -> int:
-        """The first replica of the key by ``server``'s view it does not suspect, or -2."""
+    def _next_replica(self, server: Server, key: int, tried: Collection[int]) -> int:
+        """The first replica of ``key`` by ``server``'s view that it has not ``tried`` and does
+        not suspect, or -2 when none is left."""
         now = self.engine.now
         suspects = server.suspects
-        for node in self._preference(server, attempt.key):
+        for node in self._preference(server, key):
+            if node in tried:
+                continue
             until = suspects.get(node)
             if until is None:
                 return node
@@ -377,24 +381,18 @@ class RequestPath:
         else:
             tried.append(failed)
         self._release(attempt)
-        for node in self._preference(entry, attempt.key):
-            if node in tried:
-                continue
-            until = entry.suspects.get(node)
-            if until is not None:
-                if until > now:
-                    continue
-                del entry.suspects[node]
-            counters.fill_ins += 1
-            if node == entry.index:
-                attempt.home = node
-                attempt.home_at = now
-                self._at_home(attempt)
-            else:
-                self._forward(attempt, node)
+        node = self._next_replica(entry, attempt.key, tried)
+        if node == -2:
+            # No replica left to try: the entry answers "upstream unavailable".
+            self._after_hop(self._upstream_reply, attempt)
             return
-        # No replica left to try: the entry answers "upstream unavailable".
-        self._after_hop(self._upstream_reply, attempt)
+        counters.fill_ins += 1
+        if node == entry.index:
+            attempt.home = node
+            attempt.home_at = now
+            self._at_home(attempt)
+        else:
+            self._forward(attempt, node)
 
     # -- at the home -------------------------------------------------------------------
 
@@ -481,6 +479,20 @@ class RequestPath:
         at = max(self.engine.now, attempt.fwd_at + self.forward_timeout)
         self.engine.at(at, self._forward_failed, (attempt, attempt.fwd))
 
+    def _serve_next(self, server: Server, now: float) -> bool:
+        """Start serving the first queued attempt still meant for ``server`` (in the slot the
+        caller holds for it); False when none is queued."""
+        queue = server.queue
+        while queue:
+            nxt = queue.popleft()
+            if nxt.home != server.index:
+                continue  # its entry gave up on this server and filled in elsewhere
+            nxt.epoch = server.epoch
+            done_at = nxt.done_at = now + self._service_time()
+            heappush(self._heap, (done_at, self._seq(), self._complete, nxt))
+            return True
+        return False
+
     def _complete(self, attempt: Attempt) -> None:
         server = self.servers[attempt.home]
         now = self.engine.now
@@ -496,16 +508,7 @@ class RequestPath:
             server.fresh = False
             self.observer.on_first_served(now, server.index)
         attempt.fwd += 1  # answered: a pending forward timeout is stale
-        queue = server.queue
-        while queue:
-            nxt = queue.popleft()
-            if nxt.home != server.index:
-                continue  # its entry gave up on this server and filled in elsewhere
-            nxt.epoch = server.epoch
-            done_at = nxt.done_at = now + self._service_time()
-            heappush(self._heap, (done_at, self._seq(), self._complete, nxt))
-            break
-        else:
+        if not (server.queue and self._serve_next(server, now)):
             server.busy -= 1
             if server.leaving and not server.holds_work():
                 self._drained(server)
@@ -695,15 +698,8 @@ class RequestPath:
         """``node`` answers again: it serves what it queued and reads what reached it."""
         server = self.servers[node]
         now = self.engine.now
-        queue = server.queue
-        while server.busy < server.concurrency and queue:
-            nxt = queue.popleft()
-            if nxt.home != node:
-                continue
+        while server.busy < server.concurrency and self._serve_next(server, now):
             server.busy += 1
-            nxt.epoch = server.epoch
-            done_at = nxt.done_at = now + self._service_time()
-            heappush(self._heap, (done_at, self._seq(), self._complete, nxt))
         backlog = server.backlog
         server.backlog = deque()
         for attempt in backlog:

@@ -26,7 +26,7 @@ import numpy as np
 
 from sim._config import Scenario
 from sim._counters import Counters
-from sim._metrics import Recorder, skew
+from sim._metrics import Recorder, aggregate_recovery, skew
 from sim._placement import ALGORITHMS, build_placement, key_movement
 from sim._run import RunResult, scenario_dict
 
@@ -196,7 +196,7 @@ def merge_logs(config: Scenario, names: list[str], runner_events: Sequence[Mappi
         },
         "health_checks": {"sent": None, "passed": None, "failed": None,
                           "in_flight_at_end": None, "per_client": None},
-        "recovery": {"faults": records, **_aggregate(records)},
+        "recovery": {"faults": records, **aggregate_recovery(records)},
         "availability": {"replication": config.cluster.replication, "sampled_keys": None,
                          "max_unavailable": None, "unavailable_keyspace_seconds": None,
                          "time_with_unavailable_keys": None, "episodes": []},
@@ -459,16 +459,6 @@ def _rejoin(views: list[tuple[float, str, frozenset[str]]], pools: list[dict[str
     first = next((e["t"] for e in served_events if e["node"] == node and e["t"] >= up), None)
     again = None if views_in is None or clients_in is None else max(views_in, clients_in) - up
     return {"serving_again": again, "first_served": None if first is None else first - up}
-
-
-def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in ("detection", "server_detection", "client_detection", "client_convergence",
-                "view_convergence", "last_failure", "serving_again", "first_served"):
-        values = [r[key] for r in records if r.get(key) is not None]
-        out[key] = {"mean": float(np.mean(values)), "max": float(np.max(values)),
-                    "count": len(values)} if values else None
-    return out
 
 
 def _movements(config: Scenario, names: list[str],

@@ -45,7 +45,7 @@ from sim._placement import ALGORITHMS, build_placement, derive_placement, key_mo
 from sim._requests import Attempt
 from sim._views import View
 
-__all__ = ["FaultRecord", "MovementRecord", "Recorder", "skew"]
+__all__ = ["FaultRecord", "MovementRecord", "Recorder", "aggregate_recovery", "skew"]
 
 
 def skew(loads: npt.ArrayLike) -> tuple[float, float]:
@@ -600,7 +600,7 @@ class Recorder(Observer):
                 - counters.health_checks_failed,
                 "per_client": counters.health_checks_sent / len(model.clients),
             },
-            "recovery": {"faults": recovery, **_aggregate(recovery)},
+            "recovery": {"faults": recovery, **aggregate_recovery(recovery)},
             "availability": {
                 "replication": self.replication,
                 "sampled_keys": int(self._sample_keys.size),
@@ -644,12 +644,18 @@ def _movement_method(movements: list[MovementRecord]) -> str | None:
     return "exact" if True in kinds else "sampled"
 
 
-def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and max of each recovery time over the faults that have it."""
+def aggregate_recovery(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and max of each recovery time over the fault records that have it.
+
+    Records lacking a time (None or absent) leave it out; a time no record has is None.
+
+    >>> aggregate_recovery([{"detection": 1.0}, {"detection": 3.0}])["detection"]
+    {'mean': 2.0, 'max': 3.0, 'count': 2}
+    """
     out: dict[str, Any] = {}
     for key in ("detection", "server_detection", "client_detection", "client_convergence",
                 "view_convergence", "last_failure", "serving_again", "first_served"):
-        values = [r[key] for r in records if r[key] is not None]
+        values = [r[key] for r in records if r.get(key) is not None]
         out[key] = {"mean": float(np.mean(values)), "max": float(np.max(values)),
                     "count": len(values)} if values else None
     return out
